@@ -1,0 +1,122 @@
+"""The one place where Parley decides which tenant a piece of work runs for.
+
+Every tenant-owned model inherits `TenantOwned`, whose default manager refuses to
+query unless a tenant is in scope. HTTP requests, socket connects and Celery tasks
+enter the scope here, once; crossing tenants is `scopes_disabled()` and nothing else,
+so every such place can be found with grep.
+
+Blind spots of django-scopes that callers must mind: `.exists()` and `.create()` on
+the manager are not blocked without a scope, and forward foreign keys
+(`message.conversation`) load through the unscoped base manager. Services therefore
+take the tenant as an argument, set it on every write themselves, and load any
+object a client names through the scoped manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django_scopes import ScopedManager, scope, scopes_disabled
+
+if TYPE_CHECKING:
+    from apps.accounts.models import Membership, Tenant
+
+__all__ = [
+    "TenantOwned",
+    "TenantScopeMiddleware",
+    "scopes_disabled",
+    "tenant_scope",
+    "active_membership",
+]
+
+SESSION_TENANT_KEY = "parley_tenant_id"
+
+
+class TenantOwned(models.Model):
+    """Base for every row that belongs to one tenant."""
+
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+    )
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        abstract = True
+
+
+@contextlib.contextmanager
+def tenant_scope(tenant: Tenant | int) -> Iterator[None]:
+    """Run the block with the default managers of tenant-owned models filtered to `tenant`.
+
+    Refuses a missing tenant: django-scopes treats `tenant=None` as "no filter".
+    """
+    if tenant is None:
+        raise ValueError("tenant_scope() needs a tenant")
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    if tenant_id is None:
+        raise ValueError("tenant_scope() needs a saved tenant")
+    with scope(tenant=tenant_id):
+        yield
+
+
+def memberships_for(user) -> list[Membership]:
+    from apps.accounts.models import Membership
+
+    if not getattr(user, "is_authenticated", False):
+        return []
+    with scopes_disabled():
+        return list(
+            Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
+            .select_related("tenant")
+            .order_by("created_at")
+        )
+
+
+def active_membership(user, preferred_tenant_id: int | None = None) -> Membership | None:
+    """The membership an operator works in: the one chosen in the session, else the oldest."""
+    memberships = memberships_for(user)
+    for membership in memberships:
+        if membership.tenant_id == preferred_tenant_id:
+            return membership
+    return memberships[0] if memberships else None
+
+
+def select_tenant(request, tenant: Tenant) -> None:
+    request.session[SESSION_TENANT_KEY] = tenant.pk
+
+
+class TenantScopeMiddleware:
+    """Resolve the tenant from the operator's membership and run the request in its scope.
+
+    Platform superusers work unscoped in the admin (with a tenant filter there);
+    anonymous requests get no scope at all, so a tenant-owned query in a public
+    view fails loudly instead of leaking rows.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.tenant = None
+        request.membership = None
+        user = getattr(request, "user", None)
+        membership = None
+        if user is not None and user.is_authenticated:
+            membership = active_membership(user, request.session.get(SESSION_TENANT_KEY))
+        if membership is not None:
+            request.membership = membership
+            request.tenant = membership.tenant
+        if user is not None and user.is_authenticated and user.is_superuser and request.path.startswith("/admin/"):
+            with scopes_disabled():
+                return self.get_response(request)
+        if request.tenant is not None:
+            with tenant_scope(request.tenant):
+                return self.get_response(request)
+        return self.get_response(request)

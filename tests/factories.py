@@ -1,0 +1,64 @@
+"""Factories build rows with scopes disabled, as fixtures; the code under test runs scoped."""
+
+import factory
+from django.utils import timezone
+
+from apps.accounts.models import Department, Membership, Role, Tenant, User
+from apps.conversations.models import Conversation, Visitor
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+
+    name = factory.Sequence(lambda n: f"Company {n}")
+    slug = factory.Sequence(lambda n: f"company-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    name = factory.Sequence(lambda n: f"User {n}")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.OPERATOR
+
+
+class DepartmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Department
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Department {n}")
+
+
+class VisitorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Visitor
+
+    tenant = factory.SubFactory(TenantFactory)
+    anonymous_id = factory.Sequence(lambda n: f"anon-{n:08d}")
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Conversation
+
+    tenant = factory.SubFactory(TenantFactory)
+    visitor = factory.SubFactory(VisitorFactory, tenant=factory.SelfAttribute("..tenant"))
+    created_at = factory.LazyFunction(timezone.now)
