@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django_scopes import scopes_disabled
 
@@ -63,20 +65,30 @@ def other_visitor(other_tenant):
 
 
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres` tests skip on SQLite, and CI (PARLEY_REQUIRE_POSTGRES=1) refuses that skip."""
-    import os
-
+    """`@pytest.mark.postgres` tests skip on SQLite; CI (PARLEY_REQUIRE_POSTGRES=1) refuses to run without it."""
     from django.db import connection
 
-    on_postgres = connection.vendor == "postgresql"
-    if on_postgres:
+    if connection.vendor == "postgresql":
         return
     if os.environ.get("PARLEY_REQUIRE_POSTGRES") == "1":
-        for item in items:
-            if item.get_closest_marker("postgres"):
-                item.add_marker(pytest.mark.xfail(reason="CI requires PostgreSQL", strict=True, run=False))
         raise pytest.UsageError("PARLEY_REQUIRE_POSTGRES=1 but DATABASE_URL is not PostgreSQL")
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:
         if item.get_closest_marker("postgres"):
             item.add_marker(skip)
+
+
+_skipped_postgres_tests: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and "postgres" in report.keywords and os.environ.get("PARLEY_REQUIRE_POSTGRES") == "1":
+        _skipped_postgres_tests.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped_postgres_tests:
+        print("\nPostgreSQL-only tests were skipped in a run that requires them:")
+        for nodeid in _skipped_postgres_tests:
+            print("  " + nodeid)
+        session.exitstatus = 1
