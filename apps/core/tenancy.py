@@ -120,3 +120,25 @@ class TenantScopeMiddleware:
             with tenant_scope(request.tenant):
                 return self.get_response(request)
         return self.get_response(request)
+
+
+def tenant_task(func):
+    """Run a Celery task body inside its tenant's scope.
+
+    Tasks take ids, never objects: the first argument is the tenant id, loaded here
+    (an inactive or deleted tenant's work is dropped), and the body runs scoped, as
+    a request would.
+    """
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(tenant_id: int, *args, **kwargs):
+        from apps.accounts.models import Tenant
+
+        tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+        if tenant is None:
+            return None
+        with tenant_scope(tenant):
+            return func(tenant, *args, **kwargs)
+
+    return wrapper
