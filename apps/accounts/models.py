@@ -11,7 +11,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.core.validators import MinValueValidator, MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -37,10 +37,10 @@ class Tenant(models.Model):
     name = models.CharField(_("company name"), max_length=120)
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     time_zone = models.CharField(_("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
-    default_language = models.CharField(
-        _("default language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    default_language = models.CharField(_("default language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    widget_key = models.CharField(
+        _("public widget key"), max_length=40, unique=True, default=new_widget_key, editable=False
     )
-    widget_key = models.CharField(_("public widget key"), max_length=40, unique=True, default=new_widget_key, editable=False)
     allowed_domains = models.TextField(
         _("allowed site domains"),
         blank=True,

@@ -1,6 +1,11 @@
 from django.urls import path
-from django.views.generic import RedirectView
+
+from apps.accounts import views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="account_login"), name="home"),
+    path("", views.home, name="home"),
+    path("signup/", views.signup, name="signup"),
+    path("get-started/", views.get_started, name="get_started"),
+    path("team/invite/", views.team_invite, name="team_invite"),
+    path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

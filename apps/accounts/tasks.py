@@ -1,0 +1,36 @@
+"""Background work for accounts: thin tasks that take ids and call into the app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from apps.accounts.models import Invitation
+from apps.core.tenancy import scopes_disabled, tenant_scope
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def invitation_send_email(invitation_id: int, language: str) -> None:
+    """Email the invitation link; a retry after an SMTP failure sends the same link."""
+    from apps.accounts.services import invitation_url
+
+    # A task runs outside any request: the id selects the tenant, then work stays in its scope.
+    with scopes_disabled():
+        invitation = Invitation.objects.select_related("tenant", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.accepted_at is not None or invitation.is_expired:
+        return
+    with tenant_scope(invitation.tenant), translation.override(language):
+        context = {
+            "invitation": invitation,
+            "tenant": invitation.tenant,
+            "inviter": invitation.invited_by,
+            "role": invitation.get_role_display(),
+            "url": invitation_url(invitation),
+            "expires_at": invitation.expires_at,
+        }
+        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+        body = render_to_string("accounts/email/invitation_message.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
