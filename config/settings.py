@@ -44,7 +44,7 @@ PARLEY_BASE_URL = env_str("PARLEY_BASE_URL", "http://localhost:8000").rstrip("/"
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "apps.core.admin_config.ParleyAdminConfig",  # django.contrib.admin with Parley's tenant-scoped site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,10 +1,12 @@
 """Factories build rows with scopes disabled, as fixtures; the code under test runs scoped."""
 
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
-from apps.accounts.models import Department, Membership, Role, Tenant, User
-from apps.conversations.models import Conversation, Visitor
+from apps.accounts.models import Department, Invitation, Membership, Role, Tenant, User
+from apps.conversations.models import Conversation, Message, Visitor, VisitorNote
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -62,3 +64,34 @@ class ConversationFactory(factory.django.DjangoModelFactory):
     tenant = factory.SubFactory(TenantFactory)
     visitor = factory.SubFactory(VisitorFactory, tenant=factory.SelfAttribute("..tenant"))
     created_at = factory.LazyFunction(timezone.now)
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    tenant = factory.SubFactory(TenantFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.OPERATOR
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+class VisitorNoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VisitorNote
+
+    tenant = factory.SubFactory(TenantFactory)
+    visitor = factory.SubFactory(VisitorFactory, tenant=factory.SelfAttribute("..tenant"))
+    body = factory.Sequence(lambda n: f"Note {n}")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    tenant = factory.SubFactory(TenantFactory)
+    conversation = factory.SubFactory(ConversationFactory, tenant=factory.SelfAttribute("..tenant"))
+    seq = factory.Sequence(lambda n: n + 1)
+    author_type = Message.Author.VISITOR
+    body = factory.Sequence(lambda n: f"Message {n}")
+    client_id = factory.Sequence(lambda n: f"client-{n}")

@@ -1,0 +1,23 @@
+import pytest
+from django_scopes import scopes_disabled
+
+from apps.accounts.models import User
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def superuser(db):
+    with scopes_disabled():
+        return User.objects.create_superuser(email="root@parley.test", password=PASSWORD)
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner.user)
+    return client
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    client.force_login(superuser)
+    return client
