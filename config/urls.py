@@ -6,6 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("widget/api/", include("apps.conversations.urls")),
     path("", include("apps.accounts.urls")),
 ]
 

@@ -206,6 +206,14 @@ class Attachment(TenantOwned):
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="attachments")
     token = models.CharField(max_length=64, unique=True)
+    # Who uploaded it: only that side may attach it to a message, and a visitor never sees
+    # an operator's file until it is sent in a public message.
+    uploader_side = models.CharField(
+        _("uploaded by"),
+        max_length=16,
+        choices=[("visitor", _("Visitor")), ("operator", _("Operator"))],
+        default="visitor",
+    )
     file = models.FileField(upload_to=attachment_path, max_length=300)
     filename = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(_("type"), max_length=100)

@@ -1,0 +1,121 @@
+"""What the conversation layer broadcasts, and to which group.
+
+The only module that builds broadcast payloads and picks groups. Services call the
+`publish_*` functions through `transaction.on_commit`, so nothing is announced that
+the database does not hold. Each frame is serialised once per audience and sent as
+`{"type": "deliver", "text": ...}`; consumers forward `text` as is.
+
+Groups: `c<conversation id>` (the visitor's sockets), `t<tenant id>.ops` (every operator
+socket of the tenant), `u<user id>` (one operator). The channel layer carries hints:
+a failed send is logged, never raised, because clients resync by `seq`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from apps.conversations import frames
+from apps.conversations.models import Conversation, Message, Visitor
+
+logger = logging.getLogger(__name__)
+
+Side = Literal["visitor", "operator"]
+
+# Conversation events a visitor's sockets hear about (their own chat's status).
+VISITOR_CONVERSATION_EVENTS = frozenset({"assigned", "transferred", "closed", "reopened", "rated"})
+
+DRAFT_MAX_CHARS = 500
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"c{conversation_id}"
+
+
+def ops_group(tenant_id: int) -> str:
+    return f"t{tenant_id}.ops"
+
+
+def user_group(user_id: int) -> str:
+    return f"u{user_id}"
+
+
+def _deliver(text: str) -> dict:
+    return {"type": "deliver", "text": text}
+
+
+def _send(group: str, text: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, _deliver(text))
+    except Exception:  # the layer is a hint; clients resync by seq
+        logger.exception("group_send to %s failed", group)
+
+
+async def _asend(group: str, text: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(group, _deliver(text))
+    except Exception:
+        logger.exception("group_send to %s failed", group)
+
+
+def publish_message_created(message: Message) -> None:
+    """A new message: operators get the full frame; the visitor gets the public one (never a note)."""
+    _send(ops_group(message.tenant_id), frames.dumps(frames.message_frame(message, audience="operator")))
+    if not message.is_private:
+        _send(
+            conversation_group(message.conversation_id), frames.dumps(frames.message_frame(message, audience="visitor"))
+        )
+
+
+def publish_read(*, tenant_id: int, conversation_id: int, side: Side, seq: int) -> None:
+    text = frames.dumps(frames.read_frame(conversation_id=conversation_id, side=side, seq=seq))
+    _send(ops_group(tenant_id), text)
+    _send(conversation_group(conversation_id), text)
+
+
+def publish_conversation(conversation: Conversation, event: str) -> None:
+    _send(
+        ops_group(conversation.tenant_id),
+        frames.dumps(frames.conversation_frame(conversation, event, audience="operator")),
+    )
+    if event in VISITOR_CONVERSATION_EVENTS:
+        _send(
+            conversation_group(conversation.pk),
+            frames.dumps(frames.conversation_frame(conversation, event, audience="visitor")),
+        )
+
+
+def publish_visitor(visitor: Visitor) -> None:
+    _send(ops_group(visitor.tenant_id), frames.dumps(frames.visitor_frame(visitor)))
+
+
+async def publish_typing(
+    *, tenant_id: int, conversation_id: int, side: Side, on: bool, draft: str | None = None, name: str = ""
+) -> None:
+    """Typing is never stored. Operators see a visitor's draft; a visitor sees only that an operator types.
+
+    The caller (a consumer) has already checked that the conversation is the sender's and throttles drafts.
+    """
+    ops_draft = None
+    if side == "visitor" and draft is not None:
+        ops_draft = str(draft)[:DRAFT_MAX_CHARS] if on else ""
+    await _asend(
+        ops_group(tenant_id),
+        frames.dumps(
+            frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name, draft=ops_draft)
+        ),
+    )
+    if side == "operator":
+        await _asend(
+            conversation_group(conversation_id),
+            frames.dumps(frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name)),
+        )

@@ -1,0 +1,195 @@
+"""The JSON shapes of docs/protocol.md, built from model rows.
+
+Two audiences see different things: operators get everything (notes, author ids,
+visitor details); a visitor gets public messages with an operator's public name only,
+never an email address, a membership id or a private note.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from django.urls import reverse
+from django.utils.translation import gettext
+
+from apps.conversations.models import Attachment, Conversation, Message, Visitor
+
+Audience = Literal["visitor", "operator"]
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def operator_public_name(membership) -> str:
+    """What a visitor may see of an operator: a chosen or real name, never the email."""
+    if membership is None:
+        return ""
+    return membership.display_name or membership.user.name or gettext("Support")
+
+
+def operator_internal_name(membership) -> str:
+    return membership.public_name if membership is not None else ""
+
+
+def attachment_payload(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "token": attachment.token,
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+        "is_image": attachment.is_image,
+        "width": attachment.width,
+        "height": attachment.height,
+        "url": reverse("conversations:attachment", args=[attachment.token]),
+    }
+
+
+def message_payload(message: Message, *, audience: Audience) -> dict[str, Any]:
+    if message.author_type == Message.Author.OPERATOR:
+        if audience == "operator":
+            author_name = operator_internal_name(message.author)
+        else:
+            author_name = operator_public_name(message.author)
+    elif message.author_type == Message.Author.VISITOR:
+        author_name = message.conversation.visitor.name if audience == "operator" else ""
+    else:
+        author_name = ""
+    data = dict(message.data or {})
+    payload: dict[str, Any] = {
+        "id": message.pk,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "author_type": message.author_type,
+        "author_name": author_name,
+        "kind": message.kind,
+        "body": message.body,
+        "created_at": _iso(message.created_at),
+        "attachments": [attachment_payload(a) for a in _attachments_of(message)],
+        "data": data,
+    }
+    if audience == "operator":
+        payload["author_id"] = message.author_id
+        payload["read_at"] = _iso(message.read_at)
+    return payload
+
+
+def _attachments_of(message: Message) -> list[Attachment]:
+    cache = getattr(message, "_prefetched_objects_cache", {})
+    if "attachments" in cache:
+        return list(cache["attachments"])
+    attached = getattr(message, "_parley_attachments", None)
+    if attached is not None:
+        return attached
+    if message.pk is None:
+        return []
+    return list(Attachment.objects.filter(tenant_id=message.tenant_id, message=message).order_by("created_at", "pk"))
+
+
+def message_frame(message: Message, *, audience: Audience) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "conversation": message.conversation_id,
+        "message": message_payload(message, audience=audience),
+    }
+
+
+def ack_frame(message: Message, *, audience: Audience) -> dict[str, Any]:
+    """The answer to a `send` (also to a resend of a known client id)."""
+    return {
+        "type": "ack",
+        "client_id": message.client_id,
+        "conversation": message.conversation_id,
+        "seq": message.seq,
+        "message": message_payload(message, audience=audience),
+    }
+
+
+def read_frame(*, conversation_id: int, side: str, seq: int) -> dict[str, Any]:
+    return {"type": "read", "conversation": conversation_id, "side": side, "seq": seq}
+
+
+def typing_frame(
+    *, conversation_id: int, side: str, on: bool, name: str = "", draft: str | None = None
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "typing",
+        "conversation": conversation_id,
+        "side": side,
+        "on": bool(on),
+        "name": name,
+    }
+    if draft is not None:
+        frame["draft"] = draft
+    return frame
+
+
+def visitor_payload(visitor: Visitor) -> dict[str, Any]:
+    """The visitor as operators see them."""
+    return {
+        "id": visitor.pk,
+        "name": visitor.name,
+        "email": visitor.email,
+        "phone": visitor.phone,
+        "language": visitor.language,
+        "current_url": visitor.current_url,
+        "current_title": visitor.current_title,
+        "referrer": visitor.referrer,
+        "visit_count": visitor.visit_count,
+        "returning": visitor.is_returning,
+        "first_seen_at": _iso(visitor.first_seen_at),
+        "last_seen_at": _iso(visitor.last_seen_at),
+    }
+
+
+def visitor_frame(visitor: Visitor) -> dict[str, Any]:
+    return {"type": "visitor", "visitor": visitor_payload(visitor)}
+
+
+def conversation_summary(
+    conversation: Conversation, *, audience: Audience, unread: int | None = None
+) -> dict[str, Any]:
+    if audience == "visitor":
+        return {
+            "id": conversation.pk,
+            "status": conversation.status,
+            "last_seq": conversation.last_seq,
+            "operator_name": operator_public_name(conversation.assignee),
+            "rating": conversation.rating,
+        }
+    assignee = conversation.assignee
+    department = conversation.department
+    visitor = conversation.visitor
+    summary = {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "channel": conversation.channel,
+        "subject": conversation.subject,
+        "last_seq": conversation.last_seq,
+        "visitor_read_seq": conversation.visitor_read_seq,
+        "operator_read_seq": conversation.operator_read_seq,
+        "created_at": _iso(conversation.created_at),
+        "last_message_at": _iso(conversation.last_message_at),
+        "first_reply_at": _iso(conversation.first_reply_at),
+        "closed_at": _iso(conversation.closed_at),
+        "rating": conversation.rating,
+        "visitor": {"id": visitor.pk, "name": visitor.name, "email": visitor.email, "current_url": visitor.current_url},
+        "assignee": {"id": assignee.pk, "name": assignee.public_name} if assignee is not None else None,
+        "department": {"id": department.pk, "name": department.name} if department is not None else None,
+    }
+    if unread is not None:
+        summary["unread"] = unread
+    return summary
+
+
+def conversation_frame(conversation: Conversation, event: str, *, audience: Audience) -> dict[str, Any]:
+    return {
+        "type": "conversation",
+        "event": event,
+        "conversation": conversation_summary(conversation, audience=audience),
+    }

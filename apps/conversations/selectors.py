@@ -1,0 +1,164 @@
+"""Reads shared by views, consumers and the API.
+
+Every selector that fetches by id loads through the tenant's scope and answers
+"missing", "another tenant's" and "another visitor's" with the same `NotFound`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from apps.accounts.models import Membership, Tenant
+from apps.conversations.errors import NotFound
+from apps.conversations.models import Attachment, Conversation, Message, Visitor
+from apps.core.tenancy import tenant_scope
+
+Box = Literal["queued", "mine", "open", "closed"]
+
+OPEN_STATUSES = (Conversation.Status.QUEUED, Conversation.Status.OPEN, Conversation.Status.PENDING)
+MESSAGES_MAX = 500
+LIST_MAX = 200
+
+
+def _as_id(value: Any) -> int:
+    """A client-sent id: a positive int (or its decimal string), else NotFound."""
+    if isinstance(value, bool):
+        raise NotFound()
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        value = int(value)
+    if not isinstance(value, int) or value <= 0 or value > 2**63 - 1:
+        raise NotFound()
+    return value
+
+
+def conversation_for_visitor(*, tenant: Tenant, visitor: Visitor, conversation_id: Any) -> Conversation:
+    if visitor.tenant_id != tenant.pk:
+        raise NotFound()
+    conversation_id = _as_id(conversation_id)
+    with tenant_scope(tenant):
+        conversation = (
+            Conversation.objects.filter(pk=conversation_id, tenant=tenant, visitor=visitor)
+            .select_related("assignee__user")
+            .first()
+        )
+    if conversation is None:
+        raise NotFound()
+    conversation.visitor = visitor
+    return conversation
+
+
+def conversation_for_operator(*, tenant: Tenant, membership: Membership, conversation_id: Any) -> Conversation:
+    """Any conversation of the operator's tenant (every operator of a tenant may see its chats)."""
+    if membership.tenant_id != tenant.pk or not membership.is_active:
+        raise NotFound()
+    conversation_id = _as_id(conversation_id)
+    with tenant_scope(tenant):
+        conversation = (
+            Conversation.objects.filter(pk=conversation_id, tenant=tenant)
+            .select_related("visitor", "assignee__user", "department")
+            .first()
+        )
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def messages_after(
+    *, conversation: Conversation, after_seq: int, include_private: bool, limit: int = MESSAGES_MAX
+) -> list[Message]:
+    """Messages with `seq > after_seq` in order (what a client that saw `after_seq` missed).
+
+    `include_private=False` (a visitor) leaves out notes. Attachments and authors are prefetched.
+    """
+    if type(after_seq) is not int or after_seq < 0:
+        after_seq = 0
+    limit = max(1, min(int(limit), MESSAGES_MAX))
+    with tenant_scope(conversation.tenant_id):
+        queryset = (
+            Message.objects.filter(tenant_id=conversation.tenant_id, conversation_id=conversation.pk, seq__gt=after_seq)
+            .select_related("author__user")
+            .prefetch_related(
+                Prefetch(
+                    "attachments",
+                    queryset=Attachment.objects.filter(tenant_id=conversation.tenant_id).order_by("created_at", "pk"),
+                )
+            )
+            .order_by("seq")
+        )
+        if not include_private:
+            queryset = queryset.exclude(kind=Message.Kind.NOTE)
+        messages = list(queryset[:limit])
+    for message in messages:
+        message.conversation = conversation
+    return messages
+
+
+def open_conversation_for_visitor(*, tenant: Tenant, visitor: Visitor) -> Conversation | None:
+    """The visitor's newest conversation that is not closed, if any."""
+    if visitor.tenant_id != tenant.pk:
+        return None
+    with tenant_scope(tenant):
+        conversation = (
+            Conversation.objects.filter(tenant=tenant, visitor=visitor, status__in=OPEN_STATUSES)
+            .select_related("assignee__user")
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+    if conversation is not None:
+        conversation.visitor = visitor
+    return conversation
+
+
+def _box_filter(box: Box, membership: Membership) -> Q:
+    if box == "queued":
+        return Q(status=Conversation.Status.QUEUED)
+    if box == "mine":
+        return Q(assignee=membership, status__in=(Conversation.Status.OPEN, Conversation.Status.PENDING))
+    if box == "open":
+        return Q(status__in=(Conversation.Status.OPEN, Conversation.Status.PENDING))
+    if box == "closed":
+        return Q(status=Conversation.Status.CLOSED)
+    raise NotFound()
+
+
+def conversation_list_queryset(*, tenant: Tenant, membership: Membership, box: Box) -> QuerySet[Conversation]:
+    """Conversations of one dashboard box, with `unread` = the visitor's messages the operators have not read.
+
+    Call inside the tenant's scope. One query whatever the number of rows.
+    """
+    unread = (
+        Message.objects.filter(
+            tenant_id=tenant.pk,
+            conversation=OuterRef("pk"),
+            author_type=Message.Author.VISITOR,
+            seq__gt=OuterRef("operator_read_seq"),
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Conversation.objects.filter(_box_filter(box, membership), tenant=tenant)
+        .select_related("visitor", "assignee__user", "department")
+        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+        .order_by("-last_message_at", "-pk")
+    )
+
+
+def conversation_list_for_operator(
+    *, tenant: Tenant, membership: Membership, box: Box, limit: int = 50, before: datetime | None = None
+) -> list[Conversation]:
+    """A page of a box, newest activity first; `before` (a `last_message_at`) pages back. One query."""
+    if membership.tenant_id != tenant.pk:
+        raise NotFound()
+    limit = max(1, min(int(limit), LIST_MAX))
+    with tenant_scope(tenant):
+        queryset = conversation_list_queryset(tenant=tenant, membership=membership, box=box)
+        if before is not None:
+            queryset = queryset.filter(last_message_at__lt=before)
+        return list(queryset[:limit])

@@ -1,0 +1,88 @@
+"""Visitor tokens and the widget's origin rule.
+
+A visitor token is a signed, timestamped `(tenant id, visitor id)` pair issued by
+`POST /widget/api/session` for a widget key and an allowed origin. It authenticates the
+widget's HTTP calls and `/ws/widget/`; it carries no secret and grants nothing but that
+one visitor of that one tenant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+
+from apps.conversations.errors import InvalidVisitorToken
+
+if TYPE_CHECKING:
+    from apps.accounts.models import Tenant
+    from apps.conversations.models import Visitor
+
+__all__ = ["InvalidVisitorToken", "origin_allowed", "visitor_token_issue", "visitor_token_read"]
+
+VISITOR_TOKEN_SALT = "parley.visitor"
+VISITOR_TOKEN_MAX_AGE = 30 * 24 * 3600
+
+
+def visitor_token_issue(*, tenant: Tenant, visitor: Visitor) -> str:
+    if visitor.tenant_id != tenant.pk:
+        raise ValueError("the visitor belongs to another tenant")
+    return signing.dumps([tenant.pk, visitor.pk], salt=VISITOR_TOKEN_SALT, compress=False)
+
+
+def visitor_token_read(token: str, *, max_age: int = VISITOR_TOKEN_MAX_AGE) -> tuple[int, int]:
+    """Return `(tenant_id, visitor_id)`, or raise `InvalidVisitorToken` (forged, expired or malformed)."""
+    if not isinstance(token, str) or not token or len(token) > 200:
+        raise InvalidVisitorToken()
+    try:
+        payload = signing.loads(token, salt=VISITOR_TOKEN_SALT, max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError) as exc:  # SignatureExpired is a BadSignature
+        raise InvalidVisitorToken() from exc
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not all(type(item) is int and item > 0 for item in payload)
+    ):
+        raise InvalidVisitorToken()
+    return payload[0], payload[1]
+
+
+def _origin_parts(origin: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    default_port = 443 if parts.scheme == "https" else 80
+    return parts.scheme, parts.hostname.lower(), port or default_port
+
+
+def parley_origin_parts() -> tuple[str, str, int | None] | None:
+    return _origin_parts(settings.PARLEY_BASE_URL)
+
+
+def origin_allowed(tenant: Tenant, origin: str | None) -> bool:
+    """Whether a page on `origin` may talk to `tenant`'s widget endpoints.
+
+    Parley's own origin (it serves the chat iframe) is always allowed; otherwise the
+    host must be one of the tenant's allowed domains. A missing or opaque (`null`)
+    origin is refused: browsers send one on every call this rule guards.
+    """
+    if not origin or origin == "null":
+        return False
+    parts = _origin_parts(origin)
+    if parts is None:
+        return False
+    if parts == parley_origin_parts():
+        return True
+    return tenant.allows_origin_host(parts[1])
+
+
+def origin_well_formed(origin: str | None) -> bool:
+    return bool(origin) and origin != "null" and _origin_parts(origin) is not None
