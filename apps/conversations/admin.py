@@ -101,6 +101,7 @@ class VisitorAdmin(TenantModelAdmin):
         "attributes",
         "recent_pages",
     ]
+
     def has_add_permission(self, request, *args) -> bool:
         # Visitors come from the widget and the email bridge.
         return False
@@ -172,6 +173,7 @@ class ConversationAdmin(TenantModelAdmin):
         "rating_comment",
         "transcript",
     ]
+
     def has_add_permission(self, request, *args) -> bool:
         # Conversations start in the widget or by email.
         return False

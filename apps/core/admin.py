@@ -153,9 +153,7 @@ def _check_same_tenant(cleaned_data: dict, tenant_id: int | None) -> None:
         related = value if isinstance(value, models.QuerySet | list | tuple) else [value]
         for item in related:
             if isinstance(item, models.Model) and _is_tenant_owned(type(item)) and item.tenant_id != tenant_id:
-                errors[name] = ValidationError(
-                    _("Choose a row of the same tenant."), code="other_tenant"
-                )
+                errors[name] = ValidationError(_("Choose a row of the same tenant."), code="other_tenant")
                 break
     if errors:
         raise ValidationError(errors)

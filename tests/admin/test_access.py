@@ -1,0 +1,173 @@
+"""Who gets into the admin, and what a tenant admin sees of platform rows (tenants, users)."""
+
+import pytest
+from django.urls import reverse
+from django_scopes import scopes_disabled
+
+from apps.accounts.models import Role, Tenant
+from tests import factories
+from tests.conftest import PASSWORD
+
+
+def test_an_owner_without_is_staff_logs_in_to_the_admin_and_sees_the_index(client, owner):
+    assert not owner.user.is_staff
+    response = client.post(
+        reverse("admin:login"), {"username": owner.user.email, "password": PASSWORD, "next": "/admin/"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    app_labels = {app["app_label"] for app in index.context["app_list"]}
+    assert {"accounts", "conversations"} <= app_labels
+    # Django's own admins (groups, allauth) stay with the platform.
+    assert "auth" not in app_labels
+
+
+def test_an_admin_role_gets_in_too(client, tenant):
+    with scopes_disabled():
+        admin_member = factories.MembershipFactory(tenant=tenant, role=Role.ADMIN)
+    client.force_login(admin_member.user)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_an_operator_cannot_log_in_to_the_admin(client, operator):
+    response = client.post(reverse("admin:login"), {"username": operator.user.email, "password": PASSWORD})
+    assert response.status_code == 200
+    assert not response.wsgi_request.user.is_authenticated
+    assert response.context["form"].errors
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/conversations/conversation/", "/admin/accounts/tenant/"])
+def test_a_logged_in_operator_is_sent_to_the_login_page(client, operator, path):
+    client.force_login(operator.user)
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_an_inactive_owner_membership_is_refused(client, owner):
+    with scopes_disabled():
+        owner.is_active = False
+        owner.save()
+    client.force_login(owner.user)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_superuser_sees_both_tenants_and_filters_by_tenant(superuser_client, tenant, other_tenant):
+    with scopes_disabled():
+        mine = factories.ConversationFactory(tenant=tenant)
+        theirs = factories.ConversationFactory(tenant=other_tenant)
+    url = reverse("admin:conversations_conversation_changelist")
+    response = superuser_client.get(url)
+    assert response.status_code == 200
+    assert {row.pk for row in response.context["cl"].result_list} == {mine.pk, theirs.pk}
+    assert "tenant" in response.context["cl"].list_display
+    filtered = superuser_client.get(url, {"tenant__id__exact": other_tenant.pk})
+    assert {row.pk for row in filtered.context["cl"].result_list} == {theirs.pk}
+
+
+def test_the_superuser_opens_any_tenants_row(superuser_client, other_tenant):
+    with scopes_disabled():
+        theirs = factories.DepartmentFactory(tenant=other_tenant)
+    assert superuser_client.get(reverse("admin:accounts_department_change", args=[theirs.pk])).status_code == 200
+
+
+def test_the_superuser_adds_a_department_to_a_chosen_tenant(superuser_client, other_tenant):
+    response = superuser_client.post(
+        reverse("admin:accounts_department_add"), {"for_tenant": other_tenant.pk, "name": "Billing"}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    with scopes_disabled():
+        from apps.accounts.models import Department
+
+        assert Department.objects.get(name="Billing").tenant == other_tenant
+
+
+def test_the_superuser_cannot_join_rows_of_two_tenants(superuser_client, tenant, other_owner):
+    """Superusers see every tenant's choices; the form still refuses a member of another tenant."""
+    response = superuser_client.post(
+        reverse("admin:accounts_department_add"),
+        {"for_tenant": tenant.pk, "name": "Billing", "members": [other_owner.pk]},
+    )
+    assert response.status_code == 200
+    assert "members" in response.context["adminform"].form.errors
+
+
+# --- tenants -----------------------------------------------------------------------
+
+
+def test_a_tenant_admin_edits_their_own_company(owner_client, tenant):
+    url = reverse("admin:accounts_tenant_change", args=[tenant.pk])
+    page = owner_client.get(url)
+    assert page.status_code == 200
+    assert tenant.widget_key in page.content.decode()
+    assert tenant.inbound_address in page.content.decode()
+    response = owner_client.post(
+        url,
+        {
+            "name": "Acme Inc",
+            "time_zone": "Europe/Warsaw",
+            "default_language": "pl",
+            "allowed_domains": "acme.test",
+            # Not offered to a tenant admin: ignored.
+            "slug": "stolen",
+            "is_active": "",
+            "widget_key": "pk_forged",
+        },
+    )
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.name, tenant.time_zone, tenant.default_language) == ("Acme Inc", "Europe/Warsaw", "pl")
+    assert (tenant.slug, tenant.is_active) == ("acme", True)
+    assert tenant.widget_key != "pk_forged"
+
+
+def test_a_tenant_admin_sees_only_their_company_and_cannot_add_or_delete(owner_client, tenant, other_tenant):
+    listed = owner_client.get(reverse("admin:accounts_tenant_changelist"))
+    assert [row.pk for row in listed.context["cl"].result_list] == [tenant.pk]
+    assert owner_client.get(reverse("admin:accounts_tenant_change", args=[other_tenant.pk])).status_code == 404
+    assert owner_client.get(reverse("admin:accounts_tenant_history", args=[other_tenant.pk])).status_code == 404
+    assert owner_client.get(reverse("admin:accounts_tenant_add")).status_code == 403
+    assert owner_client.get(reverse("admin:accounts_tenant_delete", args=[tenant.pk])).status_code == 403
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+# --- users -------------------------------------------------------------------------
+
+
+def test_the_user_admin_hides_users_of_other_tenants(owner_client, owner, operator, other_owner):
+    listed = owner_client.get(reverse("admin:accounts_user_changelist"))
+    assert {row.pk for row in listed.context["cl"].result_list} == {owner.user_id, operator.user_id}
+    assert owner_client.get(reverse("admin:accounts_user_change", args=[other_owner.user_id])).status_code == 404
+    autocomplete = owner_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "accounts", "model_name": "membership", "field_name": "user"},
+    )
+    assert {row["id"] for row in autocomplete.json()["results"]} == {str(owner.user_id), str(operator.user_id)}
+
+
+def test_a_tenant_admin_cannot_grant_superuser_or_change_a_password(owner_client, operator):
+    url = reverse("admin:accounts_user_change", args=[operator.user_id])
+    response = owner_client.post(
+        url,
+        {"email": "evil@acme.test", "name": "Renamed", "language": "pl", "is_superuser": "on", "is_staff": "on"},
+    )
+    assert response.status_code == 302
+    user = operator.user
+    user.refresh_from_db()
+    assert user.name == "Renamed"
+    assert (user.email, user.is_superuser, user.is_staff) == ("operator@acme.test", False, False)
+    password_url = reverse("admin:auth_user_password_change", args=[operator.user_id])
+    assert owner_client.get(password_url).status_code == 403
+    assert owner_client.post(password_url, {"password1": "x" * 12, "password2": "x" * 12}).status_code == 403
+    assert user.check_password(PASSWORD)
+
+
+def test_the_superuser_changes_a_password(superuser_client, operator):
+    url = reverse("admin:auth_user_password_change", args=[operator.user_id])
+    new_password = "another horse battery"
+    response = superuser_client.post(url, {"password1": new_password, "password2": new_password})
+    assert response.status_code == 302
+    operator.user.refresh_from_db()
+    assert operator.user.check_password(new_password)
