@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.conversations",
+    "apps.widget",
 ]
 
 MIDDLEWARE = [

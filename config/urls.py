@@ -7,6 +7,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("widget/api/", include("apps.conversations.urls")),
+    path("widget/", include("apps.widget.urls")),
     path("", include("apps.accounts.urls")),
 ]
 

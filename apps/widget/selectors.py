@@ -1,0 +1,108 @@
+"""Reads behind the widget's public endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from apps.accounts.models import Membership, Tenant
+from apps.core.tenancy import tenant_scope
+from apps.widget.models import WidgetSettings
+
+LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
+
+
+def tenant_for_widget_key(key: str) -> Tenant | None:
+    """The active tenant whose public widget key is `key`; unknown and inactive keys look the same."""
+    if not isinstance(key, str) or not key or len(key) > 40:
+        return None
+    # Tenant is a platform row (not tenant-owned): looking it up by its public key needs no scope.
+    return Tenant.objects.filter(widget_key=key, is_active=True).first()
+
+
+def widget_settings_for(*, tenant: Tenant) -> WidgetSettings:
+    with tenant_scope(tenant):
+        found = WidgetSettings.objects.filter(tenant=tenant).first()
+    return found or WidgetSettings.defaults_for(tenant)
+
+
+def operators_online(*, tenant: Tenant) -> bool:
+    """Whether a visitor can expect an operator to answer now.
+
+    Stand-in until routing tracks presence: the tenant is active and has at least one
+    active operator. Routing replaces this function's body, not its callers.
+    """
+    if not tenant.is_active:
+        return False
+    with tenant_scope(tenant):
+        return Membership.objects.filter(tenant=tenant, is_active=True).exists()
+
+
+def logo_url_for(widget: WidgetSettings) -> str:
+    if widget.logo:
+        url = widget.logo.url
+        return url if url.startswith(("http://", "https://")) else settings.PARLEY_BASE_URL + url
+    return widget.logo_url
+
+
+def widget_config(*, tenant: Tenant) -> dict[str, Any]:
+    """The public, cacheable description of a tenant's widget the loader fetches.
+
+    Holds only what any visitor of the tenant's site may see; nothing about visitors.
+    """
+    widget = widget_settings_for(tenant=tenant)
+    return {
+        "key": tenant.widget_key,
+        "name": tenant.name,
+        "title": widget.title or tenant.name,
+        "colour": widget.colour,
+        "position": widget.position,
+        "logo": logo_url_for(widget),
+        "launcher_text": widget.launcher_text,
+        "greeting_new": widget.greeting_new,
+        "greeting_returning": widget.greeting_returning,
+        "prechat": {
+            "enabled": widget.prechat_enabled,
+            "email": widget.prechat_email,
+            "phone": widget.prechat_phone,
+        },
+        "offline": widget.offline_behaviour,
+        "language": widget.language,
+        "default_language": tenant.default_language,
+        "online": operators_online(tenant=tenant),
+        "version": int(widget.updated_at.timestamp()) if widget.pk else 0,
+    }
+
+
+def frame_language(*, widget_language: str, requested: str | None, default: str) -> str:
+    """The iframe's language: the tenant's fixed choice, else the browser's (passed by the loader)."""
+    if widget_language in LANGUAGE_CODES:
+        return widget_language
+    requested = (requested or "").lower()[:2]
+    if requested in LANGUAGE_CODES:
+        return requested
+    return default if default in LANGUAGE_CODES else settings.LANGUAGE_CODE
+
+
+def frame_ancestors(*, tenant: Tenant) -> str:
+    """The CSP `frame-ancestors` sources for the chat iframe: the tenant's allowed domains.
+
+    A domain without a port would only match the scheme's default port, so `:*` is added
+    (the origin rule of the API ignores ports too).
+    """
+    domains = tenant.allowed_domain_list
+    if not domains:
+        return "frame-ancestors http: https:"
+    sources: list[str] = []
+    for domain in domains:
+        host = domain.strip().rstrip(".")
+        if not host or any(ch in host for ch in " ;,'\""):
+            continue
+        hosts = [host]
+        if host.startswith("*."):
+            hosts.append(host[2:])
+        for item in hosts:
+            sources.append(f"https://{item}:*")
+            sources.append(f"http://{item}:*")
+    return "frame-ancestors " + (" ".join(sources) if sources else "'none'")

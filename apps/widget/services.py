@@ -1,0 +1,111 @@
+"""The widget's own state changes, built on the conversation services.
+
+Conversations, messages and ratings are written by `apps.conversations.services` only;
+this module composes them for the visitor calls the conversation API does not cover
+(the offline contact form) and sends the transcript email.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import Tenant
+from apps.conversations import services as conversation_services
+from apps.conversations.frames import operator_public_name
+from apps.conversations.models import Conversation, Message, Visitor
+from apps.core.tenancy import tenant_scope
+
+
+def contact_message_submit(
+    *,
+    tenant: Tenant,
+    anonymous_id: str | None,
+    name: str,
+    email: str,
+    body: str,
+    url: str = "",
+    language: str = "",
+    visitor: Visitor | None = None,
+) -> Conversation:
+    """The offline contact form: the visitor (found or created), their name and email, and a
+    new conversation holding their message, all in one transaction.
+
+    Operators see it in the queue like any chat and answer by email.
+    """
+    with transaction.atomic():
+        if visitor is None:
+            visitor = conversation_services.visitor_identify(
+                tenant=tenant, anonymous_id=anonymous_id, name=name, language=language, url=url
+            )
+        visitor = conversation_services.visitor_update(tenant=tenant, visitor=visitor, name=name, email=email)
+        conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
+        conversation_services.message_send(
+            tenant=tenant,
+            conversation=conversation,
+            author_type=Message.Author.VISITOR,
+            body=body,
+            client_id=f"contact-{uuid.uuid4().hex}",
+            data={"source": "contact_form"},
+        )
+    return conversation
+
+
+def _transcript_lines(tenant: Tenant, conversation: Conversation) -> list[dict]:
+    with tenant_scope(tenant):
+        messages = list(
+            Message.objects.filter(tenant=tenant, conversation=conversation)
+            .exclude(kind=Message.Kind.NOTE)
+            .select_related("author__user")
+            .order_by("seq")
+        )
+    try:
+        zone = zoneinfo.ZoneInfo(tenant.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    lines = []
+    for message in messages:
+        if message.author_type == Message.Author.VISITOR:
+            author = conversation.visitor.name or _("You")
+        elif message.author_type == Message.Author.OPERATOR:
+            author = operator_public_name(message.author)
+        else:
+            author = ""
+        lines.append(
+            {
+                "time": timezone.localtime(message.created_at, zone).strftime("%Y-%m-%d %H:%M"),
+                "author": author,
+                "body": message.body,
+                "system": message.author_type == Message.Author.SYSTEM,
+            }
+        )
+    return lines
+
+
+def transcript_email_send(*, tenant: Tenant, conversation_id: int, email: str, language: str = "") -> bool:
+    """Email the visitor a plain-text transcript of their conversation (notes left out).
+
+    Returns False when the conversation no longer exists for this tenant.
+    """
+    with tenant_scope(tenant):
+        conversation = Conversation.objects.filter(pk=conversation_id, tenant=tenant).select_related("visitor").first()
+    if conversation is None:
+        return False
+    language = language if language in dict(settings.LANGUAGES) else tenant.default_language
+    with translation.override(language or settings.LANGUAGE_CODE):
+        context = {
+            "tenant": tenant,
+            "conversation": conversation,
+            "lines": _transcript_lines(tenant, conversation),
+        }
+        subject = _("Your chat with %(company)s") % {"company": tenant.name}
+        body = render_to_string("widget/email/transcript.txt", context)
+    EmailMessage(subject=subject, body=body, to=[email]).send()
+    return True

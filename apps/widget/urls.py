@@ -1,0 +1,16 @@
+from django.urls import path
+
+from apps.widget import views
+
+app_name = "widget"
+
+urlpatterns = [
+    path("loader.js", views.loader_js, name="loader"),
+    path("config/<str:key>.json", views.config_json, name="config"),
+    path("frame/<str:key>/", views.frame, name="frame"),
+    path("api/visitor", views.visitor_profile, name="visitor"),
+    path("api/contact", views.contact, name="contact"),
+    path("api/rating", views.rating, name="rating"),
+    path("api/end", views.end_chat, name="end"),
+    path("api/transcript", views.transcript, name="transcript"),
+]

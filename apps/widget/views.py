@@ -1,0 +1,283 @@
+"""The widget's public HTTP endpoints: loader script, config, chat iframe, and the
+visitor's few calls that the conversation API does not cover (contact form, rating,
+transcript). Thin: they parse, authorize and call selectors or services."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.cache import cache
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import cache_control
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts.models import Tenant
+from apps.conversations import selectors as conversation_selectors
+from apps.conversations import services as conversation_services
+from apps.conversations.errors import BadInput, ConversationError, Forbidden, NotFound
+from apps.conversations.models import Visitor
+from apps.conversations.tokens import InvalidVisitorToken, origin_allowed, visitor_token_read
+from apps.core.tenancy import tenant_scope
+from apps.widget import selectors, services, tasks
+from apps.widget.catalogue import loader_strings, widget_strings
+from apps.widget.forms import ContactForm, TranscriptForm
+
+LOADER_MAX_AGE = 300  # the loader URL is unversioned: keep it short so fixes reach sites soon
+
+
+@lru_cache(maxsize=4)
+def _loader_bytes(mtime: float, path: str) -> tuple[bytes, bytes]:
+    raw = Path(path).read_bytes()
+    return raw, gzip.compress(raw, compresslevel=9, mtime=0)
+
+
+@require_GET
+def loader_js(request: HttpRequest) -> HttpResponse:
+    path = finders.find("widget/loader.js")
+    if not path:
+        raise Http404
+    raw, packed = _loader_bytes(Path(path).stat().st_mtime, path)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = HttpResponse(packed, content_type="text/javascript; charset=utf-8")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(raw, content_type="text/javascript; charset=utf-8")
+    response["Vary"] = "Accept-Encoding"
+    response["Cache-Control"] = f"public, max-age={LOADER_MAX_AGE}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+@cache_control(public=True, max_age=60)
+def config_json(request: HttpRequest, key: str) -> JsonResponse:
+    tenant = selectors.tenant_for_widget_key(key)
+    if tenant is None:
+        raise Http404
+    config = selectors.widget_config(tenant=tenant)
+    config["lang"] = selectors.frame_language(
+        widget_language=config["language"], requested=request.GET.get("lang"), default=tenant.default_language
+    )
+    with translation.override(config["lang"]):
+        config["strings"] = loader_strings()
+    response = JsonResponse(config)
+    # Public and the same for every visitor: any site may read it, caches may share it.
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+@xframe_options_exempt
+def frame(request: HttpRequest, key: str) -> HttpResponse:
+    tenant = selectors.tenant_for_widget_key(key)
+    if tenant is None:
+        raise Http404
+    config = selectors.widget_config(tenant=tenant)
+    language = selectors.frame_language(
+        widget_language=config["language"], requested=request.GET.get("lang"), default=tenant.default_language
+    )
+    with translation.override(language):
+        context = {
+            "tenant": tenant,
+            "config": config,
+            "language": language,
+            "boot": {
+                "config": config,
+                "strings": widget_strings(),
+                "language": language,
+                "api": "/widget/api/",
+                "socket": "/ws/widget/",
+            },
+        }
+        response = render(request, "widget/frame.html", context)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "private, no-cache"
+    response["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response["Content-Security-Policy"] = "; ".join(
+        [
+            selectors.frame_ancestors(tenant=tenant),
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob: https:" + (" http:" if settings.DEBUG else ""),
+            "media-src 'self' data:",
+            f"connect-src 'self' ws://{request.get_host()} wss://{request.get_host()}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ]
+    )
+    return response
+
+
+# --- the visitor's calls from the iframe (same origin; authenticated by the visitor token) ---
+
+
+def _json_body(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput(_("The request body must be JSON.")) from None
+    if not isinstance(data, dict):
+        raise BadInput(_("The request body must be a JSON object."))
+    return data
+
+
+def _error(exc: ConversationError) -> JsonResponse:
+    return JsonResponse(exc.as_dict(), status=exc.http_status)
+
+
+def _visitor_from_token(request: HttpRequest) -> tuple[Tenant, Visitor]:
+    """The tenant and visitor a `Authorization: Bearer <visitor token>` names; NotFound otherwise."""
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated()
+    try:
+        tenant_id, visitor_id = visitor_token_read(token.strip())
+    except InvalidVisitorToken:
+        raise NotAuthenticated() from None
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        raise NotAuthenticated()
+    with tenant_scope(tenant):
+        visitor = Visitor.objects.filter(pk=visitor_id, tenant=tenant).first()
+    if visitor is None:
+        raise NotAuthenticated()
+    return tenant, visitor
+
+
+class NotAuthenticated(ConversationError):
+    code = "not_authenticated"
+    http_status = 401
+    default_message = _("Your chat session has expired. Please reload the page.")
+
+
+def widget_api(view):
+    """JSON in, JSON out, POST only; domain errors become their JSON answer."""
+
+    @csrf_exempt  # no cookies: the visitor token in the Authorization header authenticates
+    @require_POST
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ConversationError as exc:
+            return _error(exc)
+
+    return wrapper
+
+
+@widget_api
+def visitor_profile(request: HttpRequest) -> JsonResponse:
+    """The pre-chat form: the visitor's name (required when asked), email and phone (optional)."""
+    tenant, visitor = _visitor_from_token(request)
+    data = _json_body(request)
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadInput(_("Please enter your name."), field="name")
+    visitor = conversation_services.visitor_update(
+        tenant=tenant,
+        visitor=visitor,
+        name=name,
+        email=data.get("email") or None,
+        phone=data.get("phone") or None,
+    )
+    return JsonResponse({"visitor": {"id": visitor.pk, "name": visitor.name, "email": visitor.email}})
+
+
+@widget_api
+def contact(request: HttpRequest) -> JsonResponse:
+    """The offline contact form: creates a conversation with the visitor's message."""
+    data = _json_body(request)
+    tenant = selectors.tenant_for_widget_key(data.get("key") if isinstance(data.get("key"), str) else "")
+    visitor = None
+    if request.headers.get("Authorization"):
+        tenant, visitor = _visitor_from_token(request)
+    if tenant is None:
+        raise NotFound()
+    if not origin_allowed(tenant, request.headers.get("Origin")):
+        raise Forbidden(_("The chat is not available on this site."))
+    form = ContactForm(data)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        raise BadInput(errors[0], field=field)
+    anonymous_id = data.get("anonymous_id") if isinstance(data.get("anonymous_id"), str) else None
+    url = data.get("url") if isinstance(data.get("url"), str) else ""
+    conversation = services.contact_message_submit(
+        tenant=tenant,
+        visitor=visitor,
+        anonymous_id=anonymous_id,
+        name=form.cleaned_data["name"],
+        email=form.cleaned_data["email"],
+        body=form.cleaned_data["message"],
+        url=url[:2000],
+        language=translation.get_language() or "",
+    )
+    return JsonResponse({"conversation": {"id": conversation.pk, "status": conversation.status}}, status=201)
+
+
+def _own_conversation(tenant: Tenant, visitor: Visitor, data: dict):
+    return conversation_selectors.conversation_for_visitor(
+        tenant=tenant, visitor=visitor, conversation_id=data.get("conversation")
+    )
+
+
+@widget_api
+def rating(request: HttpRequest) -> JsonResponse:
+    tenant, visitor = _visitor_from_token(request)
+    data = _json_body(request)
+    conversation = _own_conversation(tenant, visitor, data)
+    comment = data.get("comment") if isinstance(data.get("comment"), str) else ""
+    conversation = conversation_services.conversation_rate(
+        tenant=tenant, conversation=conversation, rating=data.get("rating"), comment=comment
+    )
+    return JsonResponse({"conversation": {"id": conversation.pk, "rating": conversation.rating}})
+
+
+@widget_api
+def end_chat(request: HttpRequest) -> JsonResponse:
+    """The visitor ends the chat (the operator sees it closed)."""
+    tenant, visitor = _visitor_from_token(request)
+    conversation = _own_conversation(tenant, visitor, _json_body(request))
+    conversation = conversation_services.conversation_close(tenant=tenant, conversation=conversation)
+    return JsonResponse({"conversation": {"id": conversation.pk, "status": conversation.status}})
+
+
+TRANSCRIPTS_PER_CONVERSATION = 3
+
+
+@widget_api
+def transcript(request: HttpRequest) -> JsonResponse:
+    """Email the transcript to the visitor (through Celery), at most a few times per conversation."""
+    tenant, visitor = _visitor_from_token(request)
+    data = _json_body(request)
+    conversation = _own_conversation(tenant, visitor, data)
+    form = TranscriptForm(data)
+    if not form.is_valid():
+        raise BadInput(form.errors["email"][0], field="email")
+    # created_at in the key: ids restart on a fresh database, conversations do not share a birth time.
+    counter = f"widget:transcripts:{conversation.pk}:{conversation.created_at.timestamp():.6f}"
+    try:
+        cache.add(counter, 0, timeout=24 * 3600)
+        sent = cache.incr(counter)
+    except Exception:  # noqa: BLE001 - a cache outage must not block the visitor
+        sent = 1
+    if sent > TRANSCRIPTS_PER_CONVERSATION:
+        raise Forbidden(_("The transcript was already sent several times."))
+    email = form.cleaned_data["email"]
+    language = translation.get_language() or ""
+    transaction.on_commit(lambda: tasks.transcript_send.delay(tenant.pk, conversation.pk, email, language))
+    return JsonResponse({"queued": True}, status=202)
