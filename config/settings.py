@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.conversations",
     "apps.widget",
+    "apps.dashboard",
 ]
 
 MIDDLEWARE = [

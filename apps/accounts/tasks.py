@@ -8,24 +8,22 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from apps.accounts.models import Invitation
-from apps.core.tenancy import scopes_disabled, tenant_scope
+from apps.accounts.models import Invitation, Tenant
+from apps.core.tenancy import tenant_task
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def invitation_send_email(invitation_id: int, language: str) -> None:
+@tenant_task
+def invitation_send_email(tenant: Tenant, invitation_id: int, language: str) -> None:
     """Email the invitation link; a retry after an SMTP failure sends the same link."""
     from apps.accounts.services import invitation_url
 
-    # A task runs outside any request: the id selects the tenant, then work stays in its scope.
-    with scopes_disabled():
-        invitation = Invitation.objects.select_related("tenant", "invited_by").filter(pk=invitation_id).first()
+    invitation = Invitation.objects.select_related("invited_by").filter(pk=invitation_id).first()
     if invitation is None or invitation.accepted_at is not None or invitation.is_expired:
         return
-    with tenant_scope(invitation.tenant), translation.override(language):
+    with translation.override(language):
         context = {
-            "invitation": invitation,
-            "tenant": invitation.tenant,
+            "tenant": tenant,
             "inviter": invitation.invited_by,
             "role": invitation.get_role_display(),
             "url": invitation_url(invitation),

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+from django.test import Client
+from django_scopes import scopes_disabled
+
+from apps.conversations import events as conversation_events
+from apps.dashboard import events as dashboard_events
+from tests import factories
+
+
+class RecordingLayer:
+    """Stands in for the channel layer: records every group_send."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, dict]] = []
+
+    async def group_send(self, group, message):
+        self.sent.append((group, message))
+
+    def frames(self, group=None):
+        return [json.loads(m["text"]) for g, m in self.sent if group is None or g == group]
+
+
+@pytest.fixture(autouse=True)
+def layer(monkeypatch, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    recording = RecordingLayer()
+    monkeypatch.setattr(conversation_events, "get_channel_layer", lambda: recording)
+    monkeypatch.setattr(dashboard_events, "get_channel_layer", lambda: recording)
+    return recording
+
+
+@pytest.fixture
+def publish(django_capture_on_commit_callbacks):
+    def _capture():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return _capture
+
+
+@pytest.fixture
+def op_client(operator):
+    client = Client()
+    client.force_login(operator.user)
+    return client
+
+
+@pytest.fixture
+def conversation(tenant, visitor):
+    with scopes_disabled():
+        return factories.ConversationFactory(tenant=tenant, visitor=visitor)
+
+
+@pytest.fixture
+def other_conversation(other_tenant, other_visitor):
+    with scopes_disabled():
+        return factories.ConversationFactory(tenant=other_tenant, visitor=other_visitor)
