@@ -95,3 +95,10 @@ class MessageFactory(factory.django.DjangoModelFactory):
     author_type = Message.Author.VISITOR
     body = factory.Sequence(lambda n: f"Message {n}")
     client_id = factory.Sequence(lambda n: f"client-{n}")
+
+
+class WidgetSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "widget.WidgetSettings"
+
+    tenant = factory.SubFactory(TenantFactory)
