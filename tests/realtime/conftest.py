@@ -1,0 +1,159 @@
+"""Socket tests: Channels' WebsocketCommunicator on the real ASGI application, an in-memory layer.
+
+The consumers reach the database from worker threads, so these tests use a transactional
+database (`transaction=True`): rows built by fixtures must be committed to be seen there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib import import_module
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django_scopes import scopes_disabled
+
+from apps.conversations.tokens import visitor_token_issue
+from tests import factories
+
+PARLEY_ORIGIN = "http://localhost:8000"
+RECEIVE_TIMEOUT = 3
+
+
+@pytest.fixture(autouse=True)
+def in_memory_channel_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.PARLEY_BASE_URL = PARLEY_ORIGIN
+    # Factories hash a password per user; the default hasher costs ~0.3 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def session_cookie(user) -> str:
+    """A logged-in session for `user`, as `django.contrib.auth.login` leaves it."""
+    engine = import_module(settings.SESSION_ENGINE)
+    session = engine.SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+class Socket:
+    """A communicator that speaks JSON frames."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+        self.closed = False
+
+    async def send(self, frame) -> None:
+        await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def recv(self, timeout: float = RECEIVE_TIMEOUT) -> dict:
+        output = await self.communicator.receive_output(timeout)
+        if output["type"] == "websocket.close":
+            self.closed = True
+            return {"type": "__closed__", "code": output.get("code")}
+        return json.loads(output["text"])
+
+    async def recv_type(self, *types: str, timeout: float = RECEIVE_TIMEOUT) -> dict:
+        """The next frame of one of `types`, skipping others (conversation events, system lines...)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.recv(max(0.01, deadline - loop.time()))
+            if frame["type"] in types or frame["type"] == "__closed__":
+                return frame
+
+    async def drain(self, timeout: float = 0.3) -> list[dict]:
+        """Everything that arrives within `timeout`."""
+        frames = []
+        while not await self.communicator.receive_nothing(timeout):
+            frame = await self.recv()
+            frames.append(frame)
+            if frame["type"] == "__closed__":
+                break
+        return frames
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.communicator.disconnect()
+
+
+@pytest.fixture
+async def sockets():
+    """`await sockets(path, origin=..., cookie=...)` -> (Socket, first frame); all closed at teardown."""
+    from config.asgi import application
+
+    opened: list[Socket] = []
+
+    async def open_socket(path: str, *, origin: str | None = PARLEY_ORIGIN, cookie: str | None = None):
+        headers = []
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        if cookie is not None:
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await communicator.connect(timeout=RECEIVE_TIMEOUT)
+        assert connected
+        socket = Socket(communicator)
+        opened.append(socket)
+        return socket, await socket.recv()
+
+    yield open_socket
+    for socket in opened:
+        await socket.close()
+
+
+@pytest.fixture
+def visitor_token(tenant, visitor) -> str:
+    return visitor_token_issue(tenant=tenant, visitor=visitor)
+
+
+@pytest.fixture
+async def visitor_socket(sockets, visitor_token):
+    socket, hello = await sockets(f"/ws/widget/?token={visitor_token}")
+    assert hello["type"] == "hello", hello
+    return socket
+
+
+@pytest.fixture
+def operator_cookie(operator) -> str:
+    return session_cookie(operator.user)
+
+
+@pytest.fixture
+async def operator_socket(sockets, operator_cookie):
+    socket, hello = await sockets("/ws/app/", cookie=operator_cookie)
+    assert hello["type"] == "hello", hello
+    return socket
+
+
+@pytest.fixture
+def conversation(tenant, visitor):
+    with scopes_disabled():
+        return factories.ConversationFactory(tenant=tenant, visitor=visitor)
+
+
+@pytest.fixture
+def other_conversation(other_tenant, other_visitor):
+    with scopes_disabled():
+        return factories.ConversationFactory(tenant=other_tenant, visitor=other_visitor)
+
+
+@database_sync_to_async
+def stored_messages(conversation_id: int) -> list[tuple[int, str, str, str]]:
+    """(seq, kind, author_type, body) of every stored message, in order."""
+    from apps.conversations.models import Message
+
+    with scopes_disabled():
+        return list(
+            Message.objects.filter(conversation_id=conversation_id)
+            .order_by("seq")
+            .values_list("seq", "kind", "author_type", "body")
+        )
