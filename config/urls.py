@@ -8,6 +8,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("widget/api/", include("apps.conversations.urls")),
     path("widget/", include("apps.widget.urls")),
+    path("app/api/", include("apps.conversations.operator_urls")),
     path("app/", include("apps.dashboard.urls")),
     path("", include("apps.accounts.urls")),
 ]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
+from apps.core.tenancy import tenant_scope
 
 Audience = Literal["visitor", "operator"]
 
@@ -88,7 +89,10 @@ def _attachments_of(message: Message) -> list[Attachment]:
         return attached
     if message.pk is None:
         return []
-    return list(Attachment.objects.filter(tenant_id=message.tenant_id, message=message).order_by("created_at", "pk"))
+    with tenant_scope(message.tenant_id):
+        return list(
+            Attachment.objects.filter(tenant_id=message.tenant_id, message=message).order_by("created_at", "pk")
+        )
 
 
 def message_frame(message: Message, *, audience: Audience) -> dict[str, Any]:
