@@ -1,0 +1,152 @@
+"""Visitors and transcripts in a tenant admin's hands."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django_scopes import scopes_disabled
+
+from apps.conversations.models import Message, VisitorNote
+from tests import factories
+
+
+def form_of(response):
+    return response.context["adminform"].form
+
+
+def changelist_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:conversations_conversation_changelist"))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def make_conversations(tenant, count, assignee, department):
+    with scopes_disabled():
+        for _ in range(count):
+            factories.ConversationFactory(tenant=tenant, assignee=assignee, department=department, rating="good")
+
+
+def test_the_conversation_list_costs_the_same_queries_for_2_or_12_rows(owner_client, tenant, operator):
+    with scopes_disabled():
+        department = factories.DepartmentFactory(tenant=tenant)
+    make_conversations(tenant, 2, operator, department)
+    few = changelist_queries(owner_client)
+    make_conversations(tenant, 10, operator, department)
+    assert changelist_queries(owner_client) == few
+
+
+def test_the_superusers_conversation_list_costs_the_same_queries_for_2_or_12_rows(
+    superuser_client, tenant, other_tenant, operator, other_operator
+):
+    make_conversations(tenant, 1, operator, None)
+    make_conversations(other_tenant, 1, other_operator, None)
+    few = changelist_queries(superuser_client)
+    make_conversations(tenant, 5, operator, None)
+    make_conversations(other_tenant, 5, other_operator, None)
+    assert changelist_queries(superuser_client) == few
+
+
+def test_the_transcript_shows_message_text_escaped(owner_client, tenant, operator):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant)
+        factories.MessageFactory(
+            tenant=tenant, conversation=conversation, seq=1, body="<script>alert('x')</script>\nsecond line"
+        )
+        factories.MessageFactory(
+            tenant=tenant,
+            conversation=conversation,
+            seq=2,
+            author_type=Message.Author.OPERATOR,
+            author=operator,
+            kind=Message.Kind.NOTE,
+            body="<b>internal</b>",
+        )
+    page = owner_client.get(reverse("admin:conversations_conversation_change", args=[conversation.pk]))
+    html = page.content.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;<br>second line" in html
+    assert "<script>alert(" not in html
+    assert "&lt;b&gt;internal&lt;/b&gt;" in html
+    assert operator.public_name in html
+
+
+def test_assignee_and_department_choices_are_the_tenants_own(owner_client, tenant, other_tenant, operator, other_owner):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant)
+        department = factories.DepartmentFactory(tenant=tenant)
+        other_department = factories.DepartmentFactory(tenant=other_tenant)
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    form = form_of(owner_client.get(url))
+    assert set(form.fields["assignee"].queryset) == {operator} | set(
+        form.fields["assignee"].queryset.filter(role="owner")
+    )
+    assert other_owner not in set(form.fields["assignee"].queryset)
+    assert list(form.fields["department"].queryset) == [department]
+
+    refused = owner_client.post(url, {"assignee": other_owner.pk, "department": other_department.pk})
+    assert refused.status_code == 200
+    assert {"assignee", "department"} <= set(form_of(refused).errors)
+
+    saved = owner_client.post(url, {"subject": "Refund", "assignee": operator.pk, "department": department.pk})
+    assert saved.status_code == 302
+    with scopes_disabled():
+        conversation.refresh_from_db()
+    assert (conversation.assignee, conversation.department, conversation.subject) == (operator, department, "Refund")
+
+
+def test_conversations_and_visitors_are_not_added_in_the_admin(owner_client):
+    assert owner_client.get(reverse("admin:conversations_conversation_add")).status_code == 403
+    assert owner_client.get(reverse("admin:conversations_visitor_add")).status_code == 403
+
+
+def test_messages_are_read_only(owner_client, tenant):
+    with scopes_disabled():
+        message = factories.MessageFactory(tenant=tenant, body="hello")
+    change_url = reverse("admin:conversations_message_change", args=[message.pk])
+    assert owner_client.get(change_url).status_code == 200
+    assert owner_client.post(change_url, {"body": "rewritten"}).status_code == 403
+    assert owner_client.get(reverse("admin:conversations_message_add")).status_code == 403
+    delete_url = reverse("admin:conversations_message_delete", args=[message.pk])
+    assert owner_client.post(delete_url, {"post": "yes"}).status_code == 403
+    with scopes_disabled():
+        message.refresh_from_db()
+    assert message.body == "hello"
+
+
+def test_a_note_added_on_the_visitor_page_gets_the_tenant_and_the_author(owner_client, tenant, owner, visitor):
+    response = owner_client.post(
+        reverse("admin:conversations_visitor_change", args=[visitor.pk]),
+        {
+            "name": "Jane",
+            "email": "jane@example.com",
+            "phone": "",
+            "notes-TOTAL_FORMS": "1",
+            "notes-INITIAL_FORMS": "0",
+            "notes-MIN_NUM_FORMS": "0",
+            "notes-MAX_NUM_FORMS": "1000",
+            "notes-0-body": "Prefers email",
+        },
+    )
+    assert response.status_code == 302, response.context and form_of(response).errors
+    with scopes_disabled():
+        note = VisitorNote.objects.get()
+        visitor.refresh_from_db()
+    assert (note.tenant, note.visitor, note.author, note.body) == (tenant, visitor, owner, "Prefers email")
+    assert visitor.name == "Jane"
+
+
+def test_visitors_are_found_by_name_or_email(owner_client, tenant, other_tenant):
+    with scopes_disabled():
+        jane = factories.VisitorFactory(tenant=tenant, name="Jane Roe", email="jane@example.com")
+        factories.VisitorFactory(tenant=tenant, name="John Doe")
+        factories.VisitorFactory(tenant=other_tenant, name="Jane Other", email="jane@other.test")
+    url = reverse("admin:conversations_visitor_changelist")
+    for term in ("Jane", "jane@example"):
+        listed = owner_client.get(url, {"q": term}).context["cl"].result_list
+        assert [row.pk for row in listed] == [jane.pk]
+
+
+def test_the_visitor_page_links_to_their_conversations(owner_client, tenant, visitor):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant, visitor=visitor)
+    page = owner_client.get(reverse("admin:conversations_visitor_change", args=[visitor.pk])).content.decode()
+    assert reverse("admin:conversations_conversation_change", args=[conversation.pk]) in page
