@@ -60,6 +60,12 @@ def widget_strings() -> dict[str, str]:
         "messages_label": _("Messages"),
         "chat_label": _("Chat"),
         "not_allowed": _("The chat is not available on this site."),
+        "sys_accepted": _("%(name)s joined the chat."),
+        "sys_assigned": _("%(name)s is now handling the chat."),
+        "sys_transferred": _("The chat was transferred to %(name)s."),
+        "sys_closed": _("This chat has ended."),
+        "sys_reopened": _("The chat was reopened."),
+        "sys_rated": _("Thank you for rating the chat."),
     }
 
 

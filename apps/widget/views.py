@@ -136,7 +136,8 @@ def _json_body(request: HttpRequest) -> dict:
 
 
 def _error(exc: ConversationError) -> JsonResponse:
-    return JsonResponse(exc.as_dict(), status=exc.http_status)
+    # The same shape as the conversation API's errors: {"error": {"code", "message", "field"?}}.
+    return JsonResponse({"error": exc.as_dict()}, status=exc.http_status)
 
 
 def _visitor_from_token(request: HttpRequest) -> tuple[Tenant, Visitor]:

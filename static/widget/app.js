@@ -28,6 +28,24 @@ const state = {
   readSeq: 0,
 };
 
+// ---------------------------------------------------------------- storage (may be blocked in a third-party frame)
+
+function readStore(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function writeStore(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    /* blocked: unread counts restart with the page */
+  }
+}
+
 // ---------------------------------------------------------------- host page
 
 function toHost(msg) {
@@ -80,7 +98,8 @@ async function api(path, body, { method = "POST", form = false } = {}) {
     data = null;
   }
   if (!response.ok) {
-    const error = new Error((data && (data.message || data.detail)) || S.error);
+    const detail = (data && data.error) || data || {};
+    const error = new Error(detail.message || S.error);
     error.status = response.status;
     error.data = data;
     throw error;
@@ -94,11 +113,6 @@ function formError(form, text) {
 }
 
 function errorText(error) {
-  const fields = error && error.data && error.data.errors;
-  if (fields) {
-    const first = Object.values(fields)[0];
-    if (Array.isArray(first) && first.length) return String(first[0].message || first[0]);
-  }
   return (error && error.message) || S.error;
 }
 
@@ -129,8 +143,9 @@ function start(init) {
   const conversation = init.conversation;
   if (conversation && conversation.status !== "closed") {
     state.conversation = conversation.id;
-    state.readSeq = Number(localStorage.getItem(`parley:read:${conversation.id}`) || 0);
+    state.readSeq = Number(readStore(`parley:read:${conversation.id}`) || 0);
   }
+  $("pw-end").hidden = !state.conversation;
   if (!state.token) {
     $("pw-loading").textContent = S.not_allowed;
     return;
@@ -241,10 +256,20 @@ function safeUrl(url) {
   if (typeof url !== "string") return null;
   try {
     const parsed = new URL(url, location.href);
-    return parsed.protocol === "https:" || parsed.protocol === "http:" || parsed.protocol === "blob:" ? parsed.href : null;
+    if (parsed.protocol === "blob:") return parsed.href;
+    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return null;
+    // Our own attachment URLs need the visitor token: an <img> cannot send a header.
+    if (parsed.origin === location.origin && state.token) parsed.searchParams.set("token", state.token);
+    return parsed.href;
   } catch {
     return null;
   }
+}
+
+function systemText(message) {
+  const data = message.data || {};
+  const text = S[`sys_${data.event}`];
+  return text ? text.replace("%(name)s", data.name || S.operator) : message.body || "";
 }
 
 function renderAttachments(li, attachments) {
@@ -337,10 +362,11 @@ function showMessage(message) {
     author.textContent = message.author_name || S.operator;
     li.prepend(author);
   }
-  li.querySelector(".pw-bubble").textContent = message.body || "";
+  const system = message.author_type === "system" || message.kind === "system";
+  li.querySelector(".pw-bubble").textContent = system ? systemText(message) : message.body || "";
   renderAttachments(li, message.attachments);
   if (mine) setMessageState(li, message.seq <= state.operatorReadSeq ? "read" : "sent");
-  else li.querySelector(".pw-meta").textContent = formatTime(message.created_at);
+  else if (!system) li.querySelector(".pw-meta").textContent = formatTime(message.created_at);
   placeBySeq(li);
   scrollDown();
 }
@@ -504,7 +530,7 @@ function adoptConversation(id) {
   state.closed = false;
   state.lastSeq = 0;
   state.seen = new Set();
-  state.readSeq = Number(localStorage.getItem(`parley:read:${id}`) || 0);
+  state.readSeq = Number(readStore(`parley:read:${id}`) || 0);
   $("pw-end").hidden = false;
 }
 
@@ -533,12 +559,21 @@ function handleFrame(frame) {
       const fresh = !state.seen.has(message.seq);
       showMessage(message);
       noteSeq(message.seq);
+      const event = message.data && message.data.event;
+      if (message.author_type === "system" && event === "closed") endOfChat();
+      if (message.author_type === "system" && event === "reopened") reopened();
       if (fresh && message.author_type !== "visitor") {
         typingOff();
         if (message.seq > state.readSeq) countUnread();
       }
       return;
     }
+    case "hello":
+      if (frame.conversation && !state.conversation) {
+        adoptConversation(frame.conversation);
+        resume();
+      }
+      return;
     case "resumed":
       if (state.conversation && frame.conversations) {
         const last = Number(frame.conversations[state.conversation] || 0);
@@ -564,11 +599,7 @@ function handleFrame(frame) {
       const summary = frame.conversation || {};
       if (summary.id !== undefined && summary.id !== state.conversation) return;
       if (frame.event === "closed") endOfChat();
-      else if (frame.event === "reopened") {
-        state.closed = false;
-        $("pw-endpanel").hidden = true;
-        $("pw-end").hidden = false;
-      }
+      else if (frame.event === "reopened") reopened();
       return;
     }
     case "error":
@@ -600,7 +631,7 @@ function markRead() {
   if (!state.conversation || !state.open || document.visibilityState !== "visible") return;
   if (state.lastSeq > state.readSeq) {
     state.readSeq = state.lastSeq;
-    localStorage.setItem(`parley:read:${state.conversation}`, String(state.readSeq));
+    writeStore(`parley:read:${state.conversation}`, String(state.readSeq));
     sendFrame({ type: "read", conversation: state.conversation, seq: state.readSeq });
   }
   if (state.unread) {
@@ -727,7 +758,8 @@ $("pw-file").addEventListener("change", async (event) => {
   try {
     const data = await api("upload", body, { form: true });
     banner("");
-    const token = data.token || (data.attachment && data.attachment.token);
+    const token = data.token;
+    if (data.conversation && (!state.conversation || state.closed)) adoptConversation(data.conversation);
     const preview = [{ url: URL.createObjectURL(file), filename: file.name, content_type: file.type }];
     queueMessage(file.name, [token], preview);
   } catch (error) {
@@ -737,6 +769,13 @@ $("pw-file").addEventListener("change", async (event) => {
 });
 
 // ---------------------------------------------------------------- end of chat
+
+function reopened() {
+  state.closed = false;
+  $("pw-endpanel").hidden = true;
+  $("pw-endpanel").classList.remove("pw-closed");
+  $("pw-end").hidden = false;
+}
 
 function endOfChat() {
   state.closed = true;

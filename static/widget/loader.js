@@ -30,7 +30,7 @@
     body: JSON.stringify(body),
   }).then((r) => (r.ok ? r.json() : Promise.reject(r.status)));
 
-  let cfg, session, root, box, btn, badge, frame, frameReady, open = false, unread = 0, sock;
+  let cfg, session, host, root, box, btn, badge, frame, frameReady, open = false, unread = 0, sock;
   const send = (msg) => frame && frameReady && frame.contentWindow.postMessage(Object.assign({ parley: 1 }, msg), base);
 
   const init = () => ({
@@ -67,6 +67,7 @@
     unread = n;
     badge.textContent = n > 9 ? "9+" : String(n);
     badge.hidden = !n || open;
+    host.setAttribute("data-unread", n);
   };
 
   const beep = () => {
@@ -133,7 +134,7 @@
   };
 
   const draw = () => {
-    const host = d.createElement("div");
+    host = d.createElement("div");
     host.setAttribute("data-parley", "");
     // Inline !important beats any host stylesheet, `* { all: unset !important }` included.
     host.setAttribute("style", "all:initial!important;display:block!important;position:fixed!important;" +
@@ -144,7 +145,7 @@
     root.innerHTML = "<style>" +
       ":host{all:initial}*{box-sizing:border-box}" +
       ".w{all:initial;font:14px/1.3 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;--h:640px}" +
-      ".l{all:initial;position:fixed;bottom:20px;" + side + ":20px;min-width:56px;height:56px;border-radius:28px;" +
+      ".l{all:initial;box-sizing:border-box;position:fixed;bottom:20px;" + side + ":20px;min-width:56px;height:56px;border-radius:28px;" +
       "background:var(--c);color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;gap:8px;" +
       "padding:0 16px;box-shadow:0 4px 14px rgba(0,0,0,.25);font:600 15px/1 system-ui,sans-serif;transition:transform .15s}" +
       ".l:hover{transform:scale(1.05)}.l:focus-visible{outline:3px solid #111;outline-offset:3px}" +
@@ -152,7 +153,7 @@
       ".t:empty{display:none}" +
       ".b{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;border-radius:11px;background:#e11d48;" +
       "color:#fff;font:700 12px/22px system-ui,sans-serif;text-align:center;padding:0 6px}.b[hidden]{display:none}" +
-      ".f{all:initial;position:fixed;bottom:88px;" + side + ":20px;width:380px;height:min(var(--h),calc(100vh - 108px));" +
+      ".f{all:initial;box-sizing:border-box;position:fixed;bottom:88px;" + side + ":20px;width:380px;height:min(var(--h),calc(100vh - 108px));" +
       "border:0;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.3);background:#fff;display:none;color-scheme:light}" +
       ".o .f{display:block}" +
       "@media (max-width:480px){.o .f{inset:0;width:100%;height:100%;border-radius:0}.o .l{display:none}}" +

@@ -58,7 +58,7 @@ def test_contact_creates_a_visitor_conversation_and_message(client, tenant):
 def test_contact_validates_fields(client, tenant, field, value):
     response = post(client, "contact", contact_data(tenant, **{field: value}))
     assert response.status_code == 400
-    assert response.json()["field"] == field
+    assert response.json()["error"]["field"] == field
     with scopes_disabled():
         assert not Conversation.objects.exists()
 
@@ -196,7 +196,7 @@ def test_transcript_is_emailed_through_celery_without_private_notes(
 def test_transcript_validates_the_email(client, conversation, visitor_auth):
     response = post(client, "transcript", {"conversation": conversation.pk, "email": "nope"}, **visitor_auth)
     assert response.status_code == 400
-    assert response.json()["field"] == "email"
+    assert response.json()["error"]["field"] == "email"
     assert mail.outbox == []
 
 

@@ -1,0 +1,369 @@
+"""The widget in Chromium, against a real Parley (daphne, Redis, SQLite) and a host site on
+another origin that carries only the snippet. An operator chats over /ws/app/ with a
+websockets client. Screenshots land in docs/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.widget.live import CHROMIUM, CHROMIUM_ARGS, ROOT, host_site, live_parley
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1000, "height": 760}
+
+
+@pytest.fixture(scope="module")
+def parley():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (set PARLEY_CHROMIUM)")
+    with live_parley() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def host(parley):
+    with host_site(parley) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Operator:
+    """An operator's dashboard socket: collects every frame in a background thread."""
+
+    def __init__(self, parley):
+        from websockets.sync.client import connect
+
+        self.socket = connect(
+            parley.ws_url + "/ws/app/",
+            origin=parley.base_url,
+            additional_headers={"Cookie": f"sessionid={parley.session}"},
+            open_timeout=10,
+        )
+        self.frames: list[dict] = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            for text in self.socket:
+                with self.lock:
+                    self.frames.append(json.loads(text))
+        except Exception:  # noqa: BLE001, S110 - the socket closed at the end of the test
+            pass
+
+    def send(self, **frame):
+        self.socket.send(json.dumps(frame))
+
+    def wait_for(self, predicate, timeout=10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for frame in self.frames:
+                    if predicate(frame):
+                        return frame
+            time.sleep(0.05)
+        with self.lock:
+            seen = [f.get("type") for f in self.frames]
+        raise AssertionError(f"no matching frame within {timeout}s; saw {seen}")
+
+    def visitor_message(self, body, timeout=10.0) -> dict:
+        return self.wait_for(
+            lambda f: f.get("type") == "message"
+            and f["message"]["author_type"] == "visitor"
+            and f["message"]["body"] == body,
+            timeout,
+        )
+
+    def close(self):
+        self.socket.close()
+
+
+@pytest.fixture
+def operator(parley):
+    client = Operator(parley)
+    client.wait_for(lambda f: f.get("type") == "hello")
+    yield client
+    client.close()
+
+
+def launcher_point(page) -> tuple[int, int]:
+    size = page.viewport_size
+    return size["width"] - 48, size["height"] - 48
+
+
+def open_widget(page):
+    """Click the launcher (inside a closed shadow root, so by position, as a person would)."""
+    page.mouse.click(*launcher_point(page))
+    return chat_frame(page)
+
+
+def chat_frame(page, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if "/widget/frame/" in frame.url:
+                frame.wait_for_load_state()
+                return frame
+        page.wait_for_timeout(50)  # lets Playwright process the frame events
+    raise AssertionError("the chat iframe was not created")
+
+
+def wait_launcher(page):
+    page.wait_for_function("() => document.querySelector('[data-parley]') !== null", timeout=10000)
+
+
+def start_chat(frame, name="Ann"):
+    frame.locator("#pw-pre-name").fill(name)
+    frame.locator("#pw-pre-name").press("Enter")
+    wait_usable(frame)
+
+
+def wait_usable(frame):
+    frame.wait_for_function(
+        "() => document.body.dataset.socket === 'open' && !document.getElementById('pw-input').disabled",
+        timeout=10000,
+    )
+
+
+def send(frame, text):
+    box = frame.locator("#pw-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def bubble(frame, text):
+    return frame.locator(".pw-bubble", has_text=text)
+
+
+def shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"widget-{name}.png"))
+
+
+def test_visitor_chats_with_an_operator_through_navigation_and_a_lost_connection(parley, host, browser, operator):
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    # The chat iframe costs nothing until the visitor asks for it.
+    assert not any("/widget/frame/" in f.url for f in page.frames)
+
+    frame = open_widget(page)
+    frame.wait_for_selector("#pw-prechat:not([hidden])")
+    assert frame.locator("#pw-pre-name").evaluate("el => el === document.activeElement")
+    start_chat(frame, "Ann <b>")
+    send(frame, "Hello, is the <script>alert(1)</script> sofa in stock?")
+    hello = operator.visitor_message("Hello, is the <script>alert(1)</script> sofa in stock?")
+    conversation = hello["conversation"]
+    # Sending -> sent once acked; shown as text, never as markup.
+    mine = frame.locator(".pw-mine").last
+    mine.locator(".pw-meta", has_text="Sent").wait_for()
+    assert frame.locator(".pw-bubble script").count() == 0
+
+    # The operator's draft is not shown to the visitor, the typing indicator is.
+    operator.send(type="accept", conversation=conversation)
+    operator.send(type="typing", conversation=conversation, on=True)
+    frame.locator("#pw-typing", has_text="is typing").wait_for()
+    # And the visitor's draft reaches the operator as a throttled preview.
+    frame.locator("#pw-input").press_sequentially("I also need a ta", delay=15)
+    operator.wait_for(
+        lambda f: f.get("type") == "typing" and f.get("side") == "visitor" and f.get("draft", "").startswith("I also")
+    )
+    operator.send(type="send", conversation=conversation, client_id="op-1", body="Yes, it ships tomorrow.")
+    bubble(frame, "Yes, it ships tomorrow.").wait_for()
+    assert frame.locator("#pw-typing").inner_text() == ""
+    ack = operator.wait_for(lambda f: f.get("type") == "message" and f["message"]["client_id"] == "op-1")
+    operator.send(type="read", conversation=conversation, seq=ack["message"]["seq"])
+    mine.locator(".pw-meta", has_text="Read").wait_for()
+    frame.locator("#pw-input").fill("")
+    shot(page, "en")
+
+    # A single-page-app navigation reaches the operator as the visitor's current page.
+    page.evaluate("() => { history.pushState({}, '', '/pricing?plan=pro'); document.title = 'Pricing'; }")
+    seen = operator.wait_for(
+        lambda f: f.get("type") == "visitor" and f["visitor"]["current_url"].endswith("/pricing?plan=pro")
+    )
+    assert seen["visitor"]["current_title"] == "Pricing"
+
+    # Offline and back: nothing is lost in either direction, nothing is doubled.
+    context.set_offline(True)
+    frame.wait_for_function("() => document.body.dataset.socket !== 'open'", timeout=5000)
+    send(frame, "Written while offline")
+    operator.send(type="send", conversation=conversation, client_id="op-2", body="Sent while you were away")
+    frame.locator(".pw-state-sending", has_text="Written while offline").wait_for()
+    context.set_offline(False)
+    operator.visitor_message("Written while offline", timeout=15)
+    bubble(frame, "Sent while you were away").wait_for(timeout=15000)
+    frame.locator(".pw-state-sent", has_text="Written while offline").wait_for()
+    assert bubble(frame, "Sent while you were away").count() == 1
+    assert bubble(frame, "Written while offline").count() == 1
+    seqs = [int(s) for s in frame.locator(".pw-msg[data-seq]").evaluate_all("els => els.map(e => e.dataset.seq)")]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+    # The operator ends the chat; the visitor rates it.
+    operator.send(type="close", conversation=conversation)
+    frame.locator("#pw-endpanel:not([hidden])").wait_for()
+    frame.locator(".pw-rate-btn[data-rating='good']").click()
+    frame.locator("#pw-rate-comment").fill("Quick and <i>kind</i>")
+    frame.locator("#pw-rate button[type=submit]").click()
+    frame.locator("#pw-rate [data-done]:not([hidden])").wait_for()
+    rated = operator.wait_for(lambda f: f.get("type") == "conversation" and f.get("event") == "rated")
+    assert rated["conversation"]["rating"] == "good"
+    comment = parley.django(
+        "from apps.conversations.models import Conversation\n"
+        f"with scopes_disabled(): print(Conversation.objects.get(pk={conversation}).rating_comment)"
+    )
+    assert comment == "Quick and <i>kind</i>"
+
+    # Esc closes the chat and gives the focus back to the launcher.
+    frame.locator("#pw-rate-comment").focus()
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.activeElement && document.activeElement.matches('[data-parley]')")
+    assert errors == []
+    context.close()
+
+
+def test_returning_visitor_gets_unread_badge_when_an_operator_writes(parley, host, browser, operator):
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    page = context.new_page()
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    frame = open_widget(page)
+    start_chat(frame, "Bob")
+    send(frame, "Anyone there?")
+    conversation = operator.visitor_message("Anyone there?")["conversation"]
+    page.keyboard.press("Escape")
+    # Bob comes back after an hour: a new visit of a known visitor.
+    parley.django(
+        "from datetime import timedelta\nfrom django.utils import timezone\n"
+        "from apps.conversations.models import Visitor\n"
+        "with scopes_disabled(): Visitor.objects.filter(name='Bob').update("
+        "last_seen_at=timezone.now() - timedelta(hours=1), visit_started_at=timezone.now() - timedelta(hours=1))"
+    )
+
+    # A new page load: the loader knows the visitor (first-party id in the host's storage) and
+    # the open conversation; an operator message creates the iframe and badges the launcher.
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    page.wait_for_timeout(500)
+    assert not any("/widget/frame/" in f.url for f in page.frames)
+    operator.send(type="send", conversation=conversation, client_id="op-badge", body="Hi Bob, how can I help?")
+    chat_frame(page)
+    page.wait_for_selector("[data-parley][data-unread='1']", state="attached", timeout=10000)
+    shot(page, "unread")
+    frame = open_widget(page)
+    bubble(frame, "Hi Bob, how can I help?").wait_for()
+    assert frame.locator(".pw-greet .pw-bubble").inner_text().startswith("Welcome back")
+    context.close()
+
+
+def test_hostile_host_css_does_not_break_the_widget(parley, host, browser, operator):
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    page = context.new_page()
+    page.goto(host + "/hostile.html")
+    wait_launcher(page)
+    # Our launcher is on top of the page's overlays.
+    x, y = launcher_point(page)
+    on_top = page.evaluate(f"() => document.elementFromPoint({x}, {y}).matches('[data-parley]')")
+    assert on_top
+    frame = open_widget(page)
+    start_chat(frame, "Eve")
+    send(frame, "Styled?")
+    operator.visitor_message("Styled?")
+    box = frame.evaluate("() => [innerWidth, innerHeight]")
+    assert box[0] == 380 and box[1] > 400
+    font = frame.locator("#pw-input").evaluate("el => getComputedStyle(el).fontSize")
+    assert font == "14px"
+    shot(page, "hostile-css")
+    context.close()
+
+
+def test_offline_tenant_shows_the_contact_form(parley, host, browser):
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    page = context.new_page()
+    page.goto(host + "/away.html")
+    wait_launcher(page)
+    frame = open_widget(page)
+    form = frame.locator("#pw-contact")
+    form.wait_for()
+    frame.locator("#pw-c-name").fill("Zed")
+    frame.locator("#pw-c-email").fill("zed@example.com")
+    frame.locator("#pw-c-message").fill("Please call me back <soon>")
+    frame.locator("#pw-contact button[type=submit]").click()
+    frame.locator("#pw-contact [data-done]:not([hidden])").wait_for()
+    body = parley.django(
+        "from apps.conversations.models import Message\n"
+        "with scopes_disabled(): print(Message.objects.filter(conversation__tenant__slug='away').get().body)"
+    )
+    assert body == "Please call me back <soon>"
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "locale", "viewport"),
+    [("ru", "ru-RU", VIEWPORT), ("pl", "pl-PL", VIEWPORT), ("375", "en-GB", {"width": 375, "height": 740})],
+)
+def test_screenshots_in_each_language_and_on_a_phone(parley, host, browser, operator, name, locale, viewport):
+    context = browser.new_context(viewport=viewport, locale=locale, is_mobile=viewport["width"] < 500, has_touch=True)
+    page = context.new_page()
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    frame = open_widget(page)
+    assert frame.evaluate("() => document.documentElement.lang") == (name if name in ("ru", "pl") else "en")
+    start_chat(frame, {"ru": "Анна", "pl": "Zofia"}.get(name, "Sam"))
+    text = {"ru": "Здравствуйте! Есть доставка?", "pl": "Dzień dobry! Czy jest dostawa?"}.get(name, "Hi! Delivery?")
+    send(frame, text)
+    conversation = operator.visitor_message(text)["conversation"]
+    operator.send(type="accept", conversation=conversation)
+    reply = {"ru": "Да, завтра.", "pl": "Tak, jutro."}.get(name, "Yes, tomorrow.")
+    operator.send(type="send", conversation=conversation, client_id=f"op-{name}", body=reply)
+    bubble(frame, reply).wait_for()
+    operator.send(type="typing", conversation=conversation, on=True)
+    frame.locator("#pw-typing:not(:empty)").wait_for()
+    if viewport["width"] < 500:
+        assert frame.evaluate("() => innerWidth") == 375
+    shot(page, name)
+    context.close()
+
+
+def test_page_view_without_chat_is_light(parley, host, browser):
+    """What a host page pays when nobody chats: the loader, the config and one session call."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    sizes: dict[str, int] = {}
+
+    def on_finished(request):
+        if request.url.startswith(parley.base_url):
+            sizes[re.sub(r"pk_[\w-]+", "<key>", request.url.split("?")[0])] = request.sizes()["responseBodySize"]
+
+    page.on("requestfinished", on_finished)
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    page.wait_for_timeout(500)
+    assert set(sizes) == {
+        f"{parley.base_url}/widget/loader.js",
+        f"{parley.base_url}/widget/config/<key>.json",
+        f"{parley.base_url}/widget/api/session",
+    }
+    assert sum(sizes.values()) < 8 * 1024
+    context.close()
