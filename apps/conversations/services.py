@@ -55,6 +55,9 @@ Side = Literal["visitor", "operator"]
 
 BODY_MAX_CHARS = 5000
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
+# Messages the server writes itself get client ids with a character no client may use, so a
+# client cannot take (and so block) the id of a future system message.
+SERVER_CLIENT_ID_PREFIX = "#"
 ANONYMOUS_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 VISIT_IDLE = timedelta(minutes=30)
@@ -208,7 +211,7 @@ def _system_message(tenant: Tenant, conversation: Conversation, event: str, *, n
         author_type=Message.Author.SYSTEM,
         kind=Message.Kind.SYSTEM,
         body=body,
-        client_id=f"system-{conversation.last_seq + 1}",
+        client_id=f"{SERVER_CLIENT_ID_PREFIX}system-{conversation.last_seq + 1}",
         data={"event": event, "name": name, **extra},
     )
 
@@ -644,7 +647,7 @@ def conversation_transfer(
                     author=by,
                     kind=Message.Kind.NOTE,
                     body=note,
-                    client_id=f"transfer-note-{locked.last_seq + 1}",
+                    client_id=f"{SERVER_CLIENT_ID_PREFIX}note-{locked.last_seq + 1}",
                 )
             )
         locked.save(update_fields=update_fields)
@@ -711,6 +714,9 @@ def conversation_rate(*, tenant: Tenant, conversation: Conversation, rating: str
 
 # --- attachments ------------------------------------------------------------------------------
 
+# Beyond this an image is a decompression bomb for whoever displays it.
+IMAGE_MAX_PIXELS = 50_000_000
+IMAGE_MAX_SIDE = 20_000
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 ZIP_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -773,6 +779,8 @@ def _verify_image(file: UploadedFile) -> tuple[str, int, int]:
         raise AttachmentTypeRefused(_("This image is damaged or not really an image.")) from exc
     if image_format not in IMAGE_TYPES:
         raise AttachmentTypeRefused()
+    if width * height > IMAGE_MAX_PIXELS or max(width, height) > IMAGE_MAX_SIDE:
+        raise AttachmentTypeRefused(_("This image is too large to display."))
     return IMAGE_TYPES[image_format], width, height
 
 

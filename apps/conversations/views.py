@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -246,21 +247,23 @@ def widget_upload(request: HttpRequest) -> HttpResponse:
     tenant, visitor = _authenticate_visitor(request)
     if _upload_too_large(request):
         raise AttachmentTooLarge()
-    conversation_id = request.POST.get("conversation")
-    if conversation_id:
-        conversation = selectors.conversation_for_visitor(
-            tenant=tenant, visitor=visitor, conversation_id=conversation_id
-        )
-    else:
-        conversation = selectors.open_conversation_for_visitor(
-            tenant=tenant, visitor=visitor
-        ) or services.conversation_start(tenant=tenant, visitor=visitor)
     upload = request.FILES.get("file")
     if upload is None:
         raise BadInput(_("Choose a file."), field="file")
-    attachment = services.attachment_upload(
-        tenant=tenant, conversation=conversation, file=upload, uploader_side="visitor"
-    )
+    conversation_id = request.POST.get("conversation")
+    # One transaction: a refused file must not leave a new, empty chat in the operators' queue.
+    with transaction.atomic():
+        if conversation_id:
+            conversation = selectors.conversation_for_visitor(
+                tenant=tenant, visitor=visitor, conversation_id=conversation_id
+            )
+        else:
+            conversation = selectors.open_conversation_for_visitor(
+                tenant=tenant, visitor=visitor
+            ) or services.conversation_start(tenant=tenant, visitor=visitor)
+        attachment = services.attachment_upload(
+            tenant=tenant, conversation=conversation, file=upload, uploader_side="visitor"
+        )
     return _json(_upload_json(attachment) | {"conversation": conversation.pk}, status=201)
 
 

@@ -26,6 +26,12 @@ class RecordingLayer:
         self.sent.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Operators are built with a password; the real hasher costs seconds per test here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def layer(monkeypatch):
     recording = RecordingLayer()

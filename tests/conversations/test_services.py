@@ -156,6 +156,20 @@ def test_malformed_messages_are_refused_and_change_nothing(
     assert callbacks == [] and layer.sent == []
 
 
+def test_control_characters_are_dropped_so_every_database_can_store_the_text(tenant, conversation):
+    message, _ = send(tenant, conversation, body="a\x00b\x07c\nd\te")
+    assert reload(message).body == "abc\nd\te"
+
+
+def test_a_client_cannot_take_the_client_id_of_a_future_system_message(tenant, conversation, operator):
+    for i in range(1, 4):
+        send(tenant, conversation, client_id=f"system-{i + 1}")
+    services.conversation_accept(tenant=tenant, conversation=conversation, membership=operator)
+    with pytest.raises(BadInput):
+        send(tenant, conversation, client_id="#system-9")
+    assert stored_messages(conversation)[-1].data["event"] == "accepted"
+
+
 def test_a_body_of_exactly_5000_characters_is_accepted(tenant, conversation):
     message, _ = send(tenant, conversation, body="y" * 5000)
     assert len(message.body) == 5000
@@ -328,6 +342,13 @@ def test_an_oversized_upload_gives_413_and_stores_nothing(tenant, conversation, 
     assert exc.value.http_status == 413
     with scopes_disabled():
         assert Attachment.objects.count() == 0
+
+
+def test_a_decompression_bomb_image_is_refused(tenant, conversation, media):
+    buffer = io.BytesIO()
+    Image.new("1", (25_000, 100)).save(buffer, "PNG")
+    with pytest.raises(AttachmentTypeRefused):
+        upload(tenant, conversation, buffer.getvalue(), "wide.png")
 
 
 def test_an_empty_upload_is_refused(tenant, conversation, media):
@@ -626,8 +647,12 @@ def test_visitor_update_validates_and_publishes(tenant, visitor, layer, publish)
     assert reload(visitor).email == "ann@example.com"
 
 
-def test_visitor_note_is_kept_for_the_tenant(tenant, visitor, operator, other_operator):
-    note = services.visitor_note_add(tenant=tenant, visitor=visitor, author=operator, body="Prefers email")
+def test_visitor_note_is_kept_for_the_tenant_and_not_broadcast(
+    tenant, visitor, operator, other_operator, layer, publish
+):
+    with publish():
+        note = services.visitor_note_add(tenant=tenant, visitor=visitor, author=operator, body="Prefers email")
+    assert layer.sent == []
     with scopes_disabled():
         assert VisitorNote.objects.get().pk == note.pk
     with pytest.raises(NotFound):
@@ -703,3 +728,37 @@ def test_twenty_concurrent_senders_get_distinct_gapless_sequence_numbers(tenant,
     assert sorted(results) == list(range(1, senders + 1))
     assert [m.seq for m in stored_messages(conversation)] == list(range(1, senders + 1))
     assert reload(conversation).last_seq == senders
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_operators_racing_to_accept_one_chat_leave_exactly_one_winner(tenant, visitor):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant, visitor=visitor)
+        members = [factories.MembershipFactory(tenant=tenant) for _ in range(6)]
+    barrier = threading.Barrier(len(members))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def worker(membership) -> None:
+        try:
+            barrier.wait()
+            services.conversation_accept(tenant=tenant, conversation=conversation, membership=membership)
+            outcome = "won"
+        except Conflict:
+            outcome = "conflict"
+        except BaseException as exc:
+            outcome = repr(exc)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in members]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["conflict"] * 5 + ["won"]
+    assert [m.data["event"] for m in stored_messages(conversation)] == ["accepted"]
+    assert reload(conversation).status == "open"

@@ -302,6 +302,14 @@ def test_an_upload_without_a_conversation_goes_to_the_open_one_or_a_new_one(clie
     assert again.json()["conversation"] == conversation.pk
 
 
+def test_a_refused_first_upload_leaves_no_empty_chat_behind(client, shop, visitor, token, layer):
+    response = visitor_upload(client, token, b"MZ\x90binary", "setup.exe")
+    assert_error(response, 415, "unsupported_type")
+    with scopes_disabled():
+        assert Conversation.objects.count() == 0
+    assert layer.sent == []
+
+
 def test_an_oversized_upload_gets_413(client, shop, visitor, token, settings):
     settings.PARLEY_ATTACHMENT_MAX_BYTES = 2000
     conversation = services.conversation_start(tenant=shop, visitor=visitor)
