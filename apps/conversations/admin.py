@@ -17,8 +17,10 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from apps.conversations import services
+from apps.conversations.errors import ConversationError
 from apps.conversations.models import Conversation, Message, Visitor, VisitorNote
-from apps.core.admin import TenantModelAdmin, TenantTabularInline, is_tenant_admin
+from apps.core.admin import TenantModelAdmin, TenantTabularInline, acting_membership
 
 RECENT_PAGE_VIEWS = 10
 TRANSCRIPT_STYLE = {
@@ -106,9 +108,21 @@ class VisitorAdmin(TenantModelAdmin):
         # Visitors come from the widget and the email bridge.
         return False
 
-    def prepare_inline_row(self, request, instance, parent) -> None:
-        if isinstance(instance, VisitorNote) and instance.author_id is None and is_tenant_admin(request):
-            instance.author = request.membership
+    service_errors = (ConversationError,)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: it validates, saves only these fields (the widget keeps
+        # updating the tracking ones meanwhile) and tells the dashboards.
+        changes = {name: form.cleaned_data[name] for name in ("name", "email", "phone") if name in form.changed_data}
+        if changes:
+            services.visitor_update(tenant=obj.tenant, visitor=obj, **changes)
+
+    def save_inline_row(self, request, instance, parent, *, is_new: bool) -> None:
+        author = acting_membership(request, parent.tenant)
+        if isinstance(instance, VisitorNote) and is_new and author is not None:
+            services.visitor_note_add(tenant=parent.tenant, visitor=parent, author=author, body=instance.body)
+            return
+        super().save_inline_row(request, instance, parent, is_new=is_new)
 
     @admin.display(description=_("conversations"))
     def conversation_links(self, obj: Visitor) -> str:
@@ -174,9 +188,51 @@ class ConversationAdmin(TenantModelAdmin):
         "transcript",
     ]
 
+    service_errors = (ConversationError,)
+
     def has_add_permission(self, request, *args) -> bool:
         # Conversations start in the widget or by email.
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_closed:
+            return [*self.readonly_fields, "assignee", "department"]
+        return self.readonly_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assignee":
+            kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        had_assignee = obj is not None and obj.assignee_id is not None
+
+        class ConversationForm(form_class):
+            def clean(self):
+                cleaned_data = super().clean()
+                if had_assignee and "assignee" in self.fields and cleaned_data.get("assignee") is None:
+                    self.add_error(
+                        "assignee", _("Choose another operator; to return the chat to the queue, transfer it.")
+                    )
+                return cleaned_data
+
+        ConversationForm.__name__ = form_class.__name__
+        return ConversationForm
+
+    def save_model(self, request, obj, form, change):
+        # Never a full save: messages keep arriving and move last_seq and the timeline meanwhile.
+        plain = [name for name in ("subject", "department") if name in form.changed_data]
+        if plain:
+            obj.save(update_fields=plain)
+        if "assignee" in form.changed_data and form.cleaned_data.get("assignee") is not None:
+            # The service locks the row, reopens a queued chat, writes the system message and tells everyone.
+            services.conversation_assign(
+                tenant=obj.tenant,
+                conversation=obj,
+                assignee=form.cleaned_data["assignee"],
+                by=acting_membership(request, obj.tenant),
+            )
 
     @admin.display(description=_("visitor"))
     def visitor_link(self, obj: Conversation) -> str:

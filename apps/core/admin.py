@@ -20,15 +20,16 @@ of another tenant even where a superuser could pick one.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
     "ParleyAdminSite",
+    "acting_membership",
     "TenantAdminMixin",
     "TenantInlineMixin",
     "TenantModelAdmin",
@@ -59,6 +60,14 @@ def is_tenant_admin(request) -> bool:
         and membership.is_admin
         and getattr(request, "tenant", None) is not None
     )
+
+
+def acting_membership(request, tenant):
+    """The membership the request acts as in `tenant` (a superuser may have none there)."""
+    membership = getattr(request, "membership", None)
+    if membership is None or not membership.is_active or tenant is None or membership.tenant_id != tenant.pk:
+        return None
+    return membership
 
 
 def may_use_admin(request) -> bool:
@@ -179,6 +188,8 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
     """Base for the admin of every tenant-owned model."""
 
     list_select_related: tuple[str, ...] | list[str] = ()
+    # Errors a service called from save_model may raise: shown as a message, the save undone.
+    service_errors: tuple[type[Exception], ...] = ()
 
     # Rows: one tenant for its admins, every tenant for superusers.
 
@@ -270,19 +281,29 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def save_formset(self, request, form, formset, change):
-        """New inline rows belong to the parent's tenant."""
         instances = formset.save(commit=False)
         for deleted in formset.deleted_objects:
             deleted.delete()
         for instance in instances:
-            if _is_tenant_owned(type(instance)) and instance.tenant_id is None:
-                instance.tenant_id = form.instance.tenant_id
-            self.prepare_inline_row(request, instance, form.instance)
-            instance.save()
+            self.save_inline_row(request, instance, form.instance, is_new=instance.pk is None)
         formset.save_m2m()
 
-    def prepare_inline_row(self, request, instance, parent) -> None:
-        """Hook for subclasses: fill fields of a new inline row (e.g. its author)."""
+    def save_inline_row(self, request, instance, parent, *, is_new: bool) -> None:
+        """Save one inline row; a new one belongs to the parent's tenant. Subclasses route it to a service."""
+        if is_new and _is_tenant_owned(type(instance)):
+            instance.tenant_id = parent.tenant_id
+        instance.save()
+
+    # Services refuse with their own errors, raised from save_model before anything is committed.
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except self.service_errors as error:
+            # changeform_view's transaction has rolled back: nothing of this save was kept.
+            message = getattr(error, "message", None) or "; ".join(getattr(error, "messages", [str(error)]))
+            self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class TenantInlineMixin(TenantAdminMixin):

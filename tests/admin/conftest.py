@@ -5,6 +5,12 @@ from apps.accounts.models import User
 from tests.conftest import PASSWORD
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every test here logs people in; the production hasher costs about a second a user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def superuser(db):
     with scopes_disabled():

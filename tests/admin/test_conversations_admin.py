@@ -5,8 +5,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
-from apps.conversations.models import Message, VisitorNote
+from apps.conversations.models import Conversation, Message, VisitorNote
 from tests import factories
+
+EMPTY_NOTES = {
+    "notes-TOTAL_FORMS": "0",
+    "notes-INITIAL_FORMS": "0",
+    "notes-MIN_NUM_FORMS": "0",
+    "notes-MAX_NUM_FORMS": "1000",
+}
 
 
 def form_of(response):
@@ -91,6 +98,69 @@ def test_assignee_and_department_choices_are_the_tenants_own(owner_client, tenan
     with scopes_disabled():
         conversation.refresh_from_db()
     assert (conversation.assignee, conversation.department, conversation.subject) == (operator, department, "Refund")
+
+
+def test_assigning_in_the_admin_goes_through_the_service(owner_client, tenant, owner, operator):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant)
+    assert conversation.status == Conversation.Status.QUEUED
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    assert owner_client.post(url, {"assignee": operator.pk}).status_code == 302
+    with scopes_disabled():
+        conversation.refresh_from_db()
+        system = list(conversation.messages.values_list("author_type", "data"))
+    assert (conversation.assignee, conversation.status, conversation.last_seq) == (operator, "open", 1)
+    assert system[0][0] == Message.Author.SYSTEM
+
+
+def test_the_admin_never_overwrites_what_arrived_while_the_form_was_open(owner_client, tenant, operator):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant)
+        visitor = conversation.visitor
+    conversation_url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    visitor_url = reverse("admin:conversations_visitor_change", args=[visitor.pk])
+    owner_client.get(conversation_url)
+    owner_client.get(visitor_url)
+    with scopes_disabled():
+        # Meanwhile a message arrives and the visitor opens another page.
+        Conversation.objects.filter(pk=conversation.pk).update(last_seq=7, status="open")
+        type(visitor).objects.filter(pk=visitor.pk).update(visit_count=9, current_url="https://acme.test/pricing")
+    assert owner_client.post(conversation_url, {"subject": "Billing"}).status_code == 302
+    assert owner_client.post(visitor_url, {**EMPTY_NOTES, "name": "Jane", "email": "", "phone": ""}).status_code == 302
+    with scopes_disabled():
+        conversation.refresh_from_db()
+        visitor.refresh_from_db()
+    assert (conversation.subject, conversation.last_seq, conversation.status) == ("Billing", 7, "open")
+    assert (visitor.name, visitor.visit_count, visitor.current_url) == ("Jane", 9, "https://acme.test/pricing")
+
+
+def test_an_assigned_chat_is_not_unassigned_by_clearing_the_field(owner_client, tenant, operator):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant, assignee=operator, status="open")
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    response = owner_client.post(url, {"assignee": ""})
+    assert "assignee" in form_of(response).errors
+
+
+def test_a_closed_chat_keeps_its_assignee(owner_client, tenant, owner, operator):
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant, assignee=operator, status="closed")
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    assert "assignee" not in form_of(owner_client.get(url)).fields
+    assert owner_client.post(url, {"assignee": owner.pk}).status_code == 302
+    with scopes_disabled():
+        conversation.refresh_from_db()
+    assert conversation.assignee == operator
+
+
+def test_a_service_refusal_is_shown_and_nothing_is_saved(owner_client, tenant, visitor):
+    url = reverse("admin:conversations_visitor_change", args=[visitor.pk])
+    response = owner_client.post(url, {**EMPTY_NOTES, "name": "Jane", "email": "", "phone": "call me maybe"})
+    assert response.status_code == 302
+    assert response["Location"] == url
+    with scopes_disabled():
+        visitor.refresh_from_db()
+    assert visitor.name == ""
 
 
 def test_conversations_and_visitors_are_not_added_in_the_admin(owner_client):
