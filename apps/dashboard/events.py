@@ -8,10 +8,13 @@ Call these only from services, inside `transaction.on_commit`.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
 
 
 def ops_group(tenant_id: int) -> str:
@@ -23,10 +26,13 @@ def user_group(user_id: int) -> str:
 
 
 def _deliver(group: str, frame: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async_to_sync(layer.group_send)(group, {"type": "deliver", "text": json.dumps(frame, separators=(",", ":"))})
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        async_to_sync(layer.group_send)(group, {"type": "deliver", "text": json.dumps(frame, separators=(",", ":"))})
+    except Exception:  # the layer carries hints; clients reload state over HTTP on reconnect
+        logger.exception("group_send to %s failed", group)
 
 
 def presence_frame(*, membership_id: int, user_id: int, name: str, status: str, changed_at: str) -> dict[str, Any]:

@@ -49,7 +49,9 @@ def operator_status_set(*, tenant: Tenant, membership: Membership, status: str) 
                 status=status,
                 changed_at=row.changed_at.isoformat(),
             )
-            transaction.on_commit(partial(events.operator_status_changed, tenant_id=tenant.pk, frame=frame))
+            transaction.on_commit(
+                partial(events.operator_status_changed, tenant_id=tenant.pk, frame=frame), robust=True
+            )
     return row
 
 

@@ -3,7 +3,7 @@
 import * as api from "./js/api.js";
 import { cardVisitorId, loadCard, loadVisitors, refreshCardIfShowing, renderVisitors, upsertVisitor } from "./js/card.js";
 import { applyMessage, newChat, renderMessages, renderTyping, systemText } from "./js/chat.js";
-import { $, $$, clear, h } from "./js/dom.js";
+import { $, $$, append, clear, h } from "./js/dom.js";
 import { duration, t } from "./js/i18n.js";
 import * as notify from "./js/notify.js";
 import { OperatorSocket, newClientId } from "./js/socket.js";
@@ -395,9 +395,9 @@ async function openTransfer() {
   const team = await loadTeam().catch(() => null);
   if (!team) return;
   const operators = clear($("#transfer-operator"));
-  operators.append(h("option", { value: "", text: "—" }), team.operators.filter((o) => o.id !== me.id).map(operatorOption));
+  append(operators, [h("option", { value: "", text: "—" }), team.operators.filter((o) => o.id !== me.id).map(operatorOption)]);
   const departments = clear($("#transfer-department"));
-  departments.append(h("option", { value: "", text: "—" }), team.departments.map((d) => h("option", { value: d.id, text: d.name })));
+  append(departments, [h("option", { value: "", text: "—" }), team.departments.map((d) => h("option", { value: d.id, text: d.name }))]);
   $("#transfer-error").hidden = true;
   $("#transfer-form").reset();
   $("#transfer-dialog").showModal();
@@ -423,7 +423,7 @@ async function openInvite() {
   const team = await loadTeam().catch(() => null);
   if (!team) return;
   const select = clear($("#invite-operator"));
-  select.append(team.operators.filter((o) => o.id !== me.id && o.id !== c.assignee?.id).map(operatorOption));
+  append(select, team.operators.filter((o) => o.id !== me.id && o.id !== c.assignee?.id).map(operatorOption));
   $("#invite-error").hidden = true;
   $("#invite-dialog").showModal();
 }

@@ -1,0 +1,165 @@
+"""Parley under daphne in a subprocess, against a migrated SQLite file: for browser tests and screenshots."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+SEED = r"""
+import json, sys
+from datetime import timedelta
+from django.utils import timezone
+from django_scopes import scopes_disabled
+from apps.accounts.models import Department, Membership, Role, Tenant, User
+from apps.conversations import services
+from apps.conversations.models import Visitor
+from apps.conversations.tokens import visitor_token_issue
+from apps.dashboard.services import operator_status_set
+
+import os
+password = "correct horse battery"
+with scopes_disabled():
+    tenant = Tenant.objects.create(name="Acme Shoes", slug="acme-shoes")
+    members = []
+    for email, name, role in [
+        ("anna@acme.test", "Anna Operator", Role.OWNER),
+        ("boris@acme.test", "Boris Colleague", Role.OPERATOR),
+    ]:
+        user = User.objects.create_user(email=email, password=password, name=name)
+        members.append(Membership.objects.create(tenant=tenant, user=user, role=role))
+    support = Department.objects.create(tenant=tenant, name="Support")
+    support.members.set(members)
+for m in members:
+    operator_status_set(tenant=tenant, membership=m, status="online")
+ua = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+      "Version/17.5 Safari/605.1.15")
+visitor = services.visitor_identify(
+    tenant=tenant, anonymous_id="browser-test-visitor-0001", language="en-GB", user_agent=ua,
+    url="https://shop.example/", title="Acme Shoes: home", referrer="https://www.google.com/search?q=shoes",
+)
+services.page_view_record(tenant=tenant, visitor=visitor, url="https://shop.example/boots", title="Boots")
+services.page_view_record(tenant=tenant, visitor=visitor, url="https://shop.example/boots/trail-42", title="Trail 42")
+extra = []
+if os.environ.get("PARLEY_SEED_DEMO"):
+    # A fuller picture for screenshots: a few more visitors and chats in every state.
+    names = ["Maria Lopez", "", "Jan Kowalski", "Olga Ivanova", "Tom Baker", ""]
+    texts = ["Do you ship to Poland?", "hi, is anyone there?", "Can I return boots after 30 days?",
+             "My order #4411 has not arrived", "Thanks, all good!", "Is there a size chart?"]
+    for i, (name, text) in enumerate(zip(names, texts)):
+        v = services.visitor_identify(
+            tenant=tenant, anonymous_id=f"demo-visitor-{i:04d}", name=name, user_agent=ua if i % 2 else
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",
+            language=["es", "en", "pl", "ru", "en", "de"][i], url=f"https://shop.example/page-{i}", title=f"Page {i}",
+        )
+        c = services.conversation_start(tenant=tenant, visitor=v)
+        services.message_send(tenant=tenant, conversation=c, author_type="visitor", body=text, client_id=f"d{i}")
+        if i in (2, 3, 4):
+            services.conversation_accept(tenant=tenant, conversation=c, membership=members[0 if i != 3 else 1])
+            services.message_send(tenant=tenant, conversation=c, author_type="operator", author=members[0],
+                                  body="Let me check that for you.", client_id=f"r{i}")
+        if i == 4:
+            services.conversation_close(tenant=tenant, conversation=c, by=members[0])
+        extra.append(c.pk)
+print(json.dumps({
+    "tenant": tenant.pk,
+    "visitor": visitor.pk,
+    "token": visitor_token_issue(tenant=tenant, visitor=visitor),
+    "operators": [{"id": m.pk, "email": m.user.email, "name": m.public_name} for m in members],
+    "conversations": extra,
+}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"daphne did not listen on {port}")
+
+
+def chromium_path() -> str:
+    return os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
+
+
+class LiveParley:
+    """Migrate a fresh SQLite file, seed a tenant, start daphne; `stop()` ends it."""
+
+    def __init__(self, workdir: Path, *, demo: bool = False) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{workdir / 'parley.sqlite3'}",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECURE_SSL": "0",
+            "PARLEY_PLAIN_STATIC": "1",
+            "DJANGO_SECRET_KEY": "django-insecure-browser-test",
+            "PARLEY_BASE_URL": self.base_url,
+            "PARLEY_MEDIA_ROOT": str(workdir / "media"),
+            # The real channel layer on Redis (a database number of its own).
+            "REDIS_URL": os.environ.get("PARLEY_DASHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/11"),
+            "CELERY_TASK_ALWAYS_EAGER": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+        python = sys.executable
+        subprocess.run(  # noqa: S603
+            [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
+        )
+        args = [python, "manage.py", "shell", "-c", SEED]
+        seeded = subprocess.run(  # noqa: S603
+            args,
+            cwd=ROOT,
+            env={**self.env, "PARLEY_SEED_DEMO": "1" if demo else ""},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self.seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+        self.log = open(workdir / "daphne.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603
+            [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def login(self, page, email: str) -> None:
+        page.goto(f"{self.base_url}/accounts/login/")
+        page.fill("input[name=login]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.press("input[name=password]", "Enter")
+        page.wait_for_load_state()
+        page.goto(f"{self.base_url}/app/")
+        page.wait_for_selector('#conn[data-state="online"]', timeout=10000)

@@ -1,0 +1,161 @@
+"""The dashboard in Chromium against Parley under daphne, with a visitor on a real websocket.
+
+One scenario, end to end: a chat arrives, the operator is notified within a second,
+accepts with the hotkey, sees the visitor typing, replies, transfers to a colleague who
+sees it at once, adds a private note the visitor never gets, and closes the chat.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from .live import CHROMIUM_ARGS, LiveParley, chromium_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+ws_sync = pytest.importorskip("websockets.sync.client")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    server = LiveParley(tmp_path_factory.mktemp("dashboard-live"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import os
+
+    if not os.path.exists(chromium_path()):
+        pytest.skip(f"no Chromium at {chromium_path()}")
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Visitor:
+    """The widget's side: a websocket that speaks docs/protocol.md."""
+
+    def __init__(self, live: LiveParley) -> None:
+        url = f"ws://127.0.0.1:{live.port}/ws/widget/?token={live.seed['token']}"
+        self.ws = ws_sync.connect(url, origin=live.base_url, open_timeout=5)
+        self.frames: list[dict] = []
+
+    def send(self, frame: dict) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def wait_for(self, predicate, timeout: float = 5.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                frame = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            self.frames.append(frame)
+            if predicate(frame):
+                return frame
+        raise AssertionError(f"the visitor did not get the frame; got {self.frames[-5:]}")
+
+    def drain(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.frames.append(json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic()))))
+            except TimeoutError:
+                return
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
+    anna_email, boris_email = (o["email"] for o in live.seed["operators"])
+    boris_name = live.seed["operators"][1]["name"]
+    anna_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    boris_ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    anna, boris = anna_ctx.new_page(), boris_ctx.new_page()
+    errors: list[str] = []
+    for page in (anna, boris):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    live.login(anna, anna_email)
+    live.login(boris, boris_email)
+    visitor = Visitor(live)
+    try:
+        # A chat arrives: the queue shows it, the tab title blinks, in under a second.
+        started = time.monotonic()
+        visitor.send({"type": "send", "client_id": "v-1", "body": "Hello, where is my order?"})
+        anna.wait_for_selector("#conv-list .conv:has-text('where is my order')", timeout=3000)
+        notified_after = time.monotonic() - started
+        assert notified_after < 1.0, f"notified after {notified_after:.3f}s"
+        assert "!" in anna.title() or "(" in anna.title()
+        ack = visitor.wait_for(lambda f: f["type"] == "ack")
+        conversation = ack["conversation"]
+
+        # Accept with the hotkey.
+        anna.locator("body").press("a")
+        anna.wait_for_selector("#chat-status.status-open", timeout=5000)
+        assert anna.locator("#act-accept").is_hidden()
+        visitor.wait_for(lambda f: f["type"] == "conversation" and f["conversation"]["status"] == "open")
+
+        # The visitor's live typing preview, apart from the messages.
+        visitor.send({"type": "typing", "conversation": conversation, "on": True, "draft": "It was order 4411 and"})
+        anna.wait_for_selector("#typing-draft:has-text('order 4411')", timeout=3000)
+        assert anna.locator("#messages").inner_text().count("order 4411") == 0
+
+        # Reply: the visitor's socket receives it.
+        anna.fill("#reply", "Let me check order 4411 for you.")
+        anna.press("#reply", "Enter")
+        got = visitor.wait_for(lambda f: f["type"] == "message" and "check order 4411" in f["message"]["body"])
+        assert got["message"]["author_type"] == "operator"
+        anna.wait_for_selector(".msg-operator:has-text('check order 4411') .msg-state", timeout=3000)
+
+        # The visitor card shows the pages the visitor has seen.
+        anna.wait_for_selector("#card-pages li", timeout=3000)
+        pages = anna.locator("#card-pages").inner_text()
+        assert "Trail 42" in pages and "Boots" in pages
+
+        # Transfer to Boris (Alt+T), with a note: Boris sees it at once.
+        anna.locator("#reply").press("Escape")
+        anna.keyboard.press("Alt+t")
+        anna.wait_for_selector("#transfer-dialog[open]")
+        boris_option = anna.locator("#transfer-operator option", has_text=boris_name).get_attribute("value")
+        anna.select_option("#transfer-operator", value=boris_option)
+        anna.fill("#transfer-dialog textarea[name=note]", "VIP customer, handle gently")
+        started = time.monotonic()
+        anna.click("#transfer-submit")
+        boris.wait_for_selector('[data-count="mine"]:has-text("1")', timeout=3000)
+        transferred_after = time.monotonic() - started
+        assert transferred_after < 1.0, f"the colleague saw the transfer after {transferred_after:.3f}s"
+
+        # Boris opens it and adds a private note; the visitor never receives notes.
+        boris.click('.boxes [data-box="mine"]')
+        boris.click(f'#conv-list .conv[data-id="{conversation}"]')
+        boris.wait_for_selector(".msg-note:has-text('VIP customer')", timeout=3000)
+        boris.locator("body").press("n")
+        boris.keyboard.type("Refund approved by finance")
+        boris.keyboard.press("Enter")
+        boris.wait_for_selector(".msg-note:has-text('Refund approved'):not(.msg-pending)", timeout=3000)
+
+        # Close with Alt+C.
+        boris.locator("#reply").press("Escape")
+        boris.keyboard.press("Alt+c")
+        boris.wait_for_selector("#chat-status.status-closed", timeout=3000)
+        visitor.wait_for(lambda f: f["type"] == "conversation" and f["conversation"]["status"] == "closed")
+        visitor.drain(0.3)
+        bodies = json.dumps(visitor.frames)
+        assert "Refund approved" not in bodies and "VIP customer" not in bodies
+        assert errors == []
+        print(
+            f"\nnew chat shown after {notified_after * 1000:.0f} ms;",
+            f"transfer seen after {transferred_after * 1000:.0f} ms",
+        )
+    finally:
+        visitor.close()
+        anna_ctx.close()
+        boris_ctx.close()
