@@ -269,7 +269,7 @@ function renderStaged() {
     list.append(
       h(
         "li",
-        { class: item.error ? "error" : "" },
+        { class: item.error ? "error" : "", dataset: { state: item.uploading ? "uploading" : item.error ? "error" : "ready" } },
         h("span", { text: item.uploading ? t("chat.uploading", { name: item.filename }) : item.error ? t("chat.upload_failed", { name: item.filename }) : item.filename }),
         h("button", { type: "button", class: "btn icon small", "aria-label": "×", text: "×", onclick: () => { staged = staged.filter((s) => s !== item); renderStaged(); } }),
       ),

@@ -7,8 +7,11 @@ sees it at once, adds a private note the visitor never gets, and closes the chat
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import urllib.request
+import uuid
 
 import pytest
 
@@ -74,6 +77,36 @@ class Visitor:
         self.ws.close()
 
 
+def png_bytes(color: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (24, 16), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def visitor_upload(live: LiveParley, conversation: int, filename: str, content: bytes) -> dict:
+    """The widget's upload: multipart over HTTP with the visitor token."""
+    boundary = uuid.uuid4().hex
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="conversation"\r\n\r\n{conversation}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        f"{live.base_url}/widget/api/upload",
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {live.seed['token']}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Origin": live.base_url,
+        },
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
 def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
     anna_email, boris_email = (o["email"] for o in live.seed["operators"])
     boris_name = live.seed["operators"][1]["name"]
@@ -114,6 +147,20 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         got = visitor.wait_for(lambda f: f["type"] == "message" and "check order 4411" in f["message"]["body"])
         assert got["message"]["author_type"] == "operator"
         anna.wait_for_selector(".msg-operator:has-text('check order 4411') .msg-state", timeout=3000)
+
+        # Attachments both ways: uploaded over HTTP, then sent by token.
+        upload = visitor_upload(live, conversation, "receipt.png", png_bytes("red"))
+        visitor.send({"type": "send", "client_id": "v-2", "conversation": conversation, "body": "",
+                      "attachments": [upload["token"]]})
+        visitor.wait_for(lambda f: f["type"] == "ack" and f["client_id"] == "v-2")
+        anna.wait_for_selector(".msg-visitor .att-image img[alt='receipt.png']", timeout=3000)
+        anna.set_input_files("#attach", files=[{"name": "label.png", "mimeType": "image/png",
+                                                "buffer": png_bytes("blue")}])
+        anna.wait_for_selector("#staged li[data-state=ready]:has-text('label.png')", timeout=3000)
+        anna.fill("#reply", "Here is the return label.")
+        anna.press("#reply", "Enter")
+        got = visitor.wait_for(lambda f: f["type"] == "message" and "return label" in f["message"]["body"])
+        assert [a["filename"] for a in got["message"]["attachments"]] == ["label.png"]
 
         # The visitor card shows the pages the visitor has seen.
         anna.wait_for_selector("#card-pages li", timeout=3000)
