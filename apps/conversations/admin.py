@@ -41,6 +41,11 @@ def _local(value, tenant) -> str:
     return date_format(timezone.localtime(value, zone), "DATETIME_FORMAT")
 
 
+def _short(value) -> str:
+    """A compact time for list columns, in the current (the tenant's) time zone."""
+    return "-" if value is None else date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
 class AssigneeListFilter(admin.RelatedFieldListFilter):
     """The operators to filter by, named in one query (not one per operator)."""
 
@@ -155,13 +160,13 @@ class ConversationAdmin(TenantModelAdmin):
         "status",
         "assignee",
         "department",
-        "created_at",
-        "first_reply_at",
-        "closed_at",
+        "created",
+        "first_reply",
+        "closed",
         "rating",
     ]
     list_display_links = ["id", "visitor"]
-    list_filter = ["status", "channel", "rating", ("assignee", AssigneeListFilter), "department", "created_at"]
+    list_filter = ["status", "channel", "rating", ("assignee", AssigneeListFilter), "department"]
     list_select_related = ["visitor", "assignee__user", "department"]
     search_fields = ["=id", "subject", "visitor__name", "visitor__email"]
     date_hierarchy = "created_at"
@@ -233,6 +238,18 @@ class ConversationAdmin(TenantModelAdmin):
                 assignee=form.cleaned_data["assignee"],
                 by=acting_membership(request, obj.tenant),
             )
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj: Conversation) -> str:
+        return _short(obj.created_at)
+
+    @admin.display(description=_("first reply"), ordering="first_reply_at")
+    def first_reply(self, obj: Conversation) -> str:
+        return _short(obj.first_reply_at)
+
+    @admin.display(description=_("closed"), ordering="closed_at")
+    def closed(self, obj: Conversation) -> str:
+        return _short(obj.closed_at)
 
     @admin.display(description=_("visitor"))
     def visitor_link(self, obj: Conversation) -> str:

@@ -19,12 +19,16 @@ of another tenant even where a superuser could pick one.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
@@ -74,6 +78,15 @@ def may_use_admin(request) -> bool:
     return is_platform_admin(request) or is_tenant_admin(request)
 
 
+def _tenant_time_zone(request) -> zoneinfo.ZoneInfo | None:
+    if is_platform_admin(request) or not is_tenant_admin(request):
+        return None
+    try:
+        return zoneinfo.ZoneInfo(request.tenant.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def _has_admin_membership(user) -> bool:
     from apps.core.tenancy import memberships_for
 
@@ -110,6 +123,23 @@ class ParleyAdminSite(admin.AdminSite):
 
     def has_permission(self, request) -> bool:
         return may_use_admin(request)
+
+    def admin_view(self, view, cacheable=False):
+        """Every admin page of a tenant admin shows times in the tenant's time zone."""
+
+        def in_tenant_time_zone(request, *args, **kwargs):
+            zone = _tenant_time_zone(request)
+            if zone is None:
+                return view(request, *args, **kwargs)
+            with timezone.override(zone):
+                response = view(request, *args, **kwargs)
+                # A TemplateResponse renders after the view returns: render it inside the zone.
+                if hasattr(response, "render") and not response.is_rendered:
+                    response.render()
+                return response
+
+        functools.update_wrapper(in_tenant_time_zone, view)
+        return super().admin_view(in_tenant_time_zone, cacheable)
 
     def each_context(self, request):
         context = super().each_context(request)

@@ -1,5 +1,7 @@
 """Visitors and transcripts in a tenant admin's hands."""
 
+from datetime import UTC, datetime
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -220,3 +222,15 @@ def test_the_visitor_page_links_to_their_conversations(owner_client, tenant, vis
         conversation = factories.ConversationFactory(tenant=tenant, visitor=visitor)
     page = owner_client.get(reverse("admin:conversations_visitor_change", args=[visitor.pk])).content.decode()
     assert reverse("admin:conversations_conversation_change", args=[conversation.pk]) in page
+
+
+def test_times_are_shown_in_the_tenants_time_zone(owner_client, tenant):
+    with scopes_disabled():
+        tenant.time_zone = "Asia/Tokyo"
+        tenant.save()
+        conversation = factories.ConversationFactory(tenant=tenant, created_at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    page = owner_client.get(reverse("admin:conversations_conversation_change", args=[conversation.pk]))
+    # 12:00 UTC is 21:00 in Tokyo.
+    assert "Jan. 15, 2026, 9 p.m." in page.content.decode()
+    listed = owner_client.get(reverse("admin:conversations_conversation_changelist")).content.decode()
+    assert "01/15/2026 9 p.m." in listed
