@@ -17,8 +17,8 @@ from typing import Any
 
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -81,7 +81,6 @@ def widget_endpoint(*methods: str) -> Callable:
 
     def decorator(view: Callable) -> Callable:
         @csrf_exempt
-        @never_cache
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             origin = request.headers.get("Origin")
@@ -89,7 +88,7 @@ def widget_endpoint(*methods: str) -> Callable:
                 response = HttpResponse(status=204)
                 if origin_well_formed(origin):
                     _cors(response, origin)
-                response["Vary"] = "Origin"
+                patch_vary_headers(response, ("Origin",))
                 return response
             if request.method not in methods:
                 response = _error(BadInput(_("Method not allowed.")))
@@ -106,7 +105,10 @@ def widget_endpoint(*methods: str) -> Callable:
                 readable = origin_well_formed(origin)
             if readable and origin:
                 _cors(response, origin)
-            response["Vary"] = "Origin"
+            patch_vary_headers(response, ("Origin", "Authorization"))
+            if not response.has_header("Cache-Control") or response.status_code >= 400:
+                # Only a stored file (immutable, behind a random token) may be kept, and only privately.
+                add_never_cache_headers(response)
             return response
 
         return wrapper
@@ -345,4 +347,5 @@ def attachment_download(request: HttpRequest, token: str) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, max-age=86400, immutable"
     return response

@@ -77,6 +77,7 @@ def test_session_issues_a_token_for_the_key_and_an_allowed_origin(client, shop):
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == SHOP
     assert "Origin" in response["Vary"]
+    assert "no-store" in response["Cache-Control"]
     body = response.json()
     with scopes_disabled():
         visitor = Visitor.objects.get(tenant=shop, anonymous_id="anon-abcdefgh")
@@ -357,6 +358,7 @@ def test_a_visitor_downloads_their_image_inline_and_a_document_as_attachment(cli
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Disposition"].startswith("inline")
     assert b"".join(response.streaming_content) == png_bytes()
+    assert response["Cache-Control"].startswith("private")
     response = client.get(f"{pdf['url']}?token={token}")
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
