@@ -761,7 +761,7 @@ $("pw-file").addEventListener("change", async (event) => {
     const token = data.token;
     if (data.conversation && (!state.conversation || state.closed)) adoptConversation(data.conversation);
     const preview = [{ url: URL.createObjectURL(file), filename: file.name, content_type: file.type }];
-    queueMessage(file.name, [token], preview);
+    queueMessage("", [token], preview);
   } catch (error) {
     banner(`${S.upload_failed} ${error.status === 413 ? "" : errorText(error)}`.trim());
     setTimeout(() => banner(""), 5000);

@@ -43,12 +43,15 @@ with scopes_disabled():
     Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER, display_name="Olga")
     WidgetSettings.objects.create(tenant=tenant, colour="#0f766e", title="Acme Shop", prechat_email=True)
     away = Tenant.objects.create(name="Away Ltd", slug="away", allowed_domains="localhost")
+    hidden = Tenant.objects.create(name="Hidden Inc", slug="hidden", allowed_domains="localhost")
+    WidgetSettings.objects.create(tenant=hidden, offline_behaviour="hide")
 client = Client()
 client.force_login(user)
 print(json.dumps({
     "key": tenant.widget_key,
     "tenant_id": tenant.pk,
     "away_key": away.widget_key,
+    "hidden_key": hidden.widget_key,
     "session": client.cookies["sessionid"].value,
 }))
 """
@@ -76,6 +79,7 @@ class LiveParley:
     base_url: str
     key: str
     away_key: str
+    hidden_key: str
     tenant_id: int
     session: str
     env: dict[str, str]
@@ -148,6 +152,7 @@ def live_parley() -> Iterator[LiveParley]:
             base_url=base_url,
             key=data["key"],
             away_key=data["away_key"],
+            hidden_key=data["hidden_key"],
             tenant_id=data["tenant_id"],
             session=data["session"],
             env=env,
@@ -201,6 +206,7 @@ def host_site(parley: LiveParley) -> Iterator[str]:
             base=parley.base_url, key=parley.key,
         ),
         "away.html": HOST_PAGE.format(title="Away", head="", body="", base=parley.base_url, key=parley.away_key),
+        "hidden.html": HOST_PAGE.format(title="Hidden", head="", body="", base=parley.base_url, key=parley.hidden_key),
     }
     for name, html in pages.items():
         (directory / name).write_text(html)

@@ -153,6 +153,16 @@ def bubble(frame, text):
     return frame.locator(".pw-bubble", has_text=text)
 
 
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (234, 88, 12)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def shot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"widget-{name}.png"))
@@ -290,6 +300,22 @@ def test_hostile_host_css_does_not_break_the_widget(parley, host, browser, opera
     start_chat(frame, "Eve")
     send(frame, "Styled?")
     operator.visitor_message("Styled?")
+    # An image goes up over HTTP, is sent by its token and previewed in the chat.
+    frame.locator("#pw-file").set_input_files(
+        files=[{"name": "sofa <1>.png", "mimeType": "image/png", "buffer": png_bytes()}]
+    )
+    sent = operator.wait_for(
+        lambda f: f.get("type") == "message"
+        and f["message"]["author_type"] == "visitor"
+        and f["message"]["attachments"]
+    )
+    assert sent["message"]["attachments"][0]["content_type"] == "image/png"
+    preview = frame.locator(".pw-mine .pw-files img").last
+    preview.wait_for()
+    frame.wait_for_function(
+        "() => { const img = [...document.querySelectorAll('.pw-files img')].pop();"
+        " return img && img.naturalWidth === 40 && !img.src.startsWith('blob:') }"
+    )
     box = frame.evaluate("() => [innerWidth, innerHeight]")
     assert box[0] == 380 and box[1] > 400
     font = frame.locator("#pw-input").evaluate("el => getComputedStyle(el).fontSize")
@@ -316,6 +342,16 @@ def test_offline_tenant_shows_the_contact_form(parley, host, browser):
         "with scopes_disabled(): print(Message.objects.filter(conversation__tenant__slug='away').get().body)"
     )
     assert body == "Please call me back <soon>"
+    context.close()
+
+
+def test_widget_is_hidden_when_nobody_is_online_and_the_tenant_says_so(parley, host, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    with page.expect_response(lambda r: "/widget/api/session" in r.url):
+        page.goto(host + "/hidden.html")
+    page.wait_for_timeout(300)
+    assert page.locator("[data-parley]").count() == 0
     context.close()
 
 
