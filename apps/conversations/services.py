@@ -54,14 +54,13 @@ R = TypeVar("R")
 Side = Literal["visitor", "operator"]
 
 BODY_MAX_CHARS = 5000
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_\-:.]{1,64}")
 # Messages the server writes itself get client ids with a character no client may use, so a
 # client cannot take (and so block) the id of a future system message.
 SERVER_CLIENT_ID_PREFIX = "#"
-ANONYMOUS_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+ANONYMOUS_ID_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 VISIT_IDLE = timedelta(minutes=30)
-OPEN_STATUSES = (Conversation.Status.QUEUED, Conversation.Status.OPEN, Conversation.Status.PENDING)
 
 
 def _in_tenant_scope(fn: Callable[P, R]) -> Callable[P, R]:
@@ -133,7 +132,7 @@ def _url(value: Any, *, field: str, required: bool) -> str:
 
 
 def _client_id(value: Any) -> str:
-    if not isinstance(value, str) or not CLIENT_ID_RE.match(value):
+    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
         raise BadInput(_("client_id must be 1-64 letters, digits or - _ : . characters."), field="client_id")
     return value
 
@@ -153,13 +152,13 @@ def _attachment_tokens(value: Any) -> list[str]:
     return tokens
 
 
-def _own(tenant: Tenant, obj: Any, what: str = "object") -> None:
+def _own(tenant: Tenant, obj: Any) -> None:
     """Another tenant's object is answered like a missing one."""
     if obj is None or obj.pk is None or obj.tenant_id != tenant.pk:
         raise NotFound()
 
 
-def _active_member(tenant: Tenant, membership: Any, *, field: str = "operator") -> Membership:
+def _active_member(tenant: Tenant, membership: Any) -> Membership:
     if not isinstance(membership, Membership) or membership.tenant_id != tenant.pk:
         raise NotFound()
     if not membership.is_active:
@@ -258,7 +257,7 @@ def visitor_identify(
         referrer = _url(referrer, field="referrer", required=False)
     except BadInput:
         referrer = ""
-    if not isinstance(anonymous_id, str) or not ANONYMOUS_ID_RE.match(anonymous_id):
+    if not isinstance(anonymous_id, str) or not ANONYMOUS_ID_RE.fullmatch(anonymous_id):
         anonymous_id = secrets.token_urlsafe(18)
     now = timezone.now()
     with transaction.atomic():
@@ -581,9 +580,9 @@ def conversation_assign(
     *, tenant: Tenant, conversation: Conversation, assignee: Membership, by: Membership | None = None
 ) -> Conversation:
     """Give the chat to `assignee` (an admin's or the router's decision)."""
-    _active_member(tenant, assignee, field="assignee")
+    _active_member(tenant, assignee)
     if by is not None:
-        _active_member(tenant, by, field="by")
+        _active_member(tenant, by)
     with transaction.atomic():
         locked = _lock(tenant, conversation)
         if locked.is_closed:
@@ -613,11 +612,11 @@ def conversation_transfer(
 
     The optional note becomes a private note by `by`; the visitor sees only who now handles the chat.
     """
-    _active_member(tenant, by, field="by")
+    _active_member(tenant, by)
     if to_membership is None and to_department is None:
         raise BadInput(_("Choose an operator or a department."), field="to")
     if to_membership is not None:
-        _active_member(tenant, to_membership, field="to_membership")
+        _active_member(tenant, to_membership)
     if to_department is not None:
         _own(tenant, to_department)
     note = _text(note, field="note", max_chars=BODY_MAX_CHARS, multiline=True)
@@ -661,7 +660,7 @@ def conversation_transfer(
 def conversation_close(*, tenant: Tenant, conversation: Conversation, by: Membership | None = None) -> Conversation:
     """Close the chat (by an operator, or by the visitor/system when `by` is None). Closing twice is a no-op."""
     if by is not None:
-        _active_member(tenant, by, field="by")
+        _active_member(tenant, by)
     with transaction.atomic():
         locked = _lock(tenant, conversation)
         if locked.is_closed:
@@ -679,7 +678,7 @@ def conversation_close(*, tenant: Tenant, conversation: Conversation, by: Member
 def conversation_reopen(*, tenant: Tenant, conversation: Conversation, by: Membership | None = None) -> Conversation:
     """Reopen a closed chat: open again with its operator, or back in the queue without one."""
     if by is not None:
-        _active_member(tenant, by, field="by")
+        _active_member(tenant, by)
     with transaction.atomic():
         locked = _lock(tenant, conversation)
         if not locked.is_closed:

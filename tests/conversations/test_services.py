@@ -140,6 +140,7 @@ def test_hostile_text_is_stored_verbatim_as_plain_text(tenant, conversation, lay
         ("ok", "x" * 65, "client_id"),
         ("ok", "has space", "client_id"),
         ("ok", "<script>", "client_id"),
+        ("ok", "abc\n", "client_id"),
         ("ok", None, "client_id"),
         ("ok", 12, "client_id"),
     ],
