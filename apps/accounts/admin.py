@@ -188,7 +188,7 @@ class MembershipForm(forms.ModelForm):
         queryset=Department.objects.none(),
         required=False,
         label=_("departments"),
-        widget=admin.widgets.FilteredSelectMultiple(_("departments"), is_stacked=False),
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:
@@ -314,7 +314,7 @@ class InvitationStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("pending", _("pending")), ("accepted", _("accepted")), ("expired", _("expired"))]
+        return [("pending", _("Pending")), ("accepted", _("Accepted")), ("expired", _("Expired"))]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -361,11 +361,11 @@ class InvitationAdmin(TenantModelAdmin):
     @admin.display(description=_("state"))
     def state(self, obj: Invitation) -> str:
         if obj.accepted_at is not None:
-            label, css = _("accepted"), "accepted"
+            label, css = _("Accepted"), "accepted"
         elif obj.is_expired:
-            label, css = _("expired"), "expired"
+            label, css = _("Expired"), "expired"
         else:
-            label, css = _("pending"), "pending"
+            label, css = _("Pending"), "pending"
         return format_html('<span class="invitation-{}">{}</span>', css, label)
 
     def get_form(self, request, obj=None, change=False, **kwargs):

@@ -29,6 +29,7 @@ TRANSCRIPT_STYLE = {
     Message.Author.SYSTEM: "background:#fff;color:#64748b;font-style:italic",
 }
 NOTE_STYLE = "background:#fef9c3"
+PLAIN_LIST = '<ul style="margin:0;padding:0;list-style:none">{}</ul>'
 
 
 def _local(value, tenant) -> str:
@@ -142,14 +143,16 @@ class VisitorAdmin(TenantModelAdmin):
             for conversation in conversations
         )
         html = format_html_join("", '<li><a href="{}">{}</a> · {} · {}</li>', rows)
-        return format_html("<ul>{}</ul>", html) if html else "-"
+        return format_html(PLAIN_LIST, html) if html else "-"
 
     @admin.display(description=_("recent pages"))
     def recent_pages(self, obj: Visitor) -> str:
         views = obj.page_views.all()[:RECENT_PAGE_VIEWS]
-        rows = ((_local(view.viewed_at, obj.tenant), view.title or view.url, view.url) for view in views)
-        html = format_html_join("", "<li>{} · {} <small>({})</small></li>", rows)
-        return format_html("<ul>{}</ul>", html) if html else "-"
+        rows = (
+            (_local(view.viewed_at, obj.tenant), view.url, f" · {view.title}" if view.title else "") for view in views
+        )
+        html = format_html_join("", "<li>{} · {}{}</li>", rows)
+        return format_html(PLAIN_LIST, html) if html else "-"
 
 
 @admin.register(Conversation)

@@ -120,6 +120,8 @@ class ParleyAdminSite(admin.AdminSite):
     site_title = _("Parley admin")
     index_title = _("Account administration")
     login_form = ParleyAuthenticationForm
+    # The list of models is on the index page; change lists (transcripts, operators) need the width.
+    enable_nav_sidebar = False
 
     def has_permission(self, request) -> bool:
         return may_use_admin(request)
