@@ -281,8 +281,8 @@ def visitor_identify(
                 visitor = Visitor.objects.select_for_update().get(tenant=tenant, anonymous_id=anonymous_id)
         else:
             changed = _touch(visitor, now)
-            for field, value in (("name", name), ("language", language), ("user_agent", user_agent)):
-                if value and field != "name" and getattr(visitor, field) != value:
+            for field, value in (("language", language), ("user_agent", user_agent)):
+                if value and getattr(visitor, field) != value:
                     setattr(visitor, field, value)
                     changed.append(field)
             if name and not visitor.name:

@@ -84,5 +84,13 @@ def origin_allowed(tenant: Tenant, origin: str | None) -> bool:
     return tenant.allows_origin_host(parts[1])
 
 
+def origin_is_parley(origin: str | None) -> bool:
+    """Whether `origin` is Parley's own (the chat iframe's)."""
+    if not origin or origin == "null":
+        return False
+    parts = _origin_parts(origin)
+    return parts is not None and parts == parley_origin_parts()
+
+
 def origin_well_formed(origin: str | None) -> bool:
     return bool(origin) and origin != "null" and _origin_parts(origin) is not None

@@ -33,7 +33,13 @@ from apps.conversations.errors import (
     NotFound,
 )
 from apps.conversations.models import Attachment, Conversation, Visitor
-from apps.conversations.tokens import origin_allowed, origin_well_formed, visitor_token_issue, visitor_token_read
+from apps.conversations.tokens import (
+    origin_allowed,
+    origin_is_parley,
+    origin_well_formed,
+    visitor_token_issue,
+    visitor_token_read,
+)
 from apps.core.tenancy import tenant_scope
 
 JSON_BODY_MAX_BYTES = 16 * 1024
@@ -74,9 +80,10 @@ def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
 def widget_endpoint(*methods: str) -> Callable:
     """Wrap a widget view: CORS preflight, JSON errors, and CORS headers only for an allowed origin.
 
-    The view sets `request.widget_tenant` once it knows the tenant; a success response is
-    then readable only from that tenant's allowed origins (or Parley's own). An error carries
-    no tenant data, so any well-formed origin may read it (the widget must see a 401 to start over).
+    The view sets `request.widget_tenant` as soon as it knows the tenant; any response, error
+    or not, is then readable only from that tenant's allowed origins or Parley's own (an error
+    before the tenant is known, only from Parley's own). The preflight cannot know the tenant
+    (the key is in the body), reveals nothing, and so is answered for any well-formed origin.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -98,11 +105,10 @@ def widget_endpoint(*methods: str) -> Callable:
             request.widget_tenant = None
             try:
                 response = view(request, *args, **kwargs)
-                tenant = request.widget_tenant
-                readable = tenant is not None and origin_allowed(tenant, origin)
             except ConversationError as exc:
                 response = _error(exc)
-                readable = origin_well_formed(origin)
+            tenant = request.widget_tenant
+            readable = origin_allowed(tenant, origin) if tenant is not None else origin_is_parley(origin)
             if readable and origin:
                 _cors(response, origin)
             patch_vary_headers(response, ("Origin", "Authorization"))
@@ -136,6 +142,7 @@ def _authenticate_visitor(request: HttpRequest, *, allow_query: bool = False) ->
     tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
     if tenant is None:
         raise InvalidVisitorToken()
+    request.widget_tenant = tenant
     with tenant_scope(tenant):
         visitor = Visitor.objects.filter(pk=visitor_id, tenant=tenant).first()
     if visitor is None:
@@ -143,7 +150,6 @@ def _authenticate_visitor(request: HttpRequest, *, allow_query: bool = False) ->
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(tenant, origin):
         raise Forbidden(_("This site may not use this chat."))
-    request.widget_tenant = tenant
     return tenant, visitor
 
 
@@ -176,6 +182,7 @@ def widget_session(request: HttpRequest) -> HttpResponse:
     tenant = Tenant.objects.filter(widget_key=key, is_active=True).first()
     if tenant is None:
         raise NotFound(_("Unknown widget key."))
+    request.widget_tenant = tenant
     if not origin_allowed(tenant, request.headers.get("Origin")):
         raise Forbidden(_("This site may not use this chat."))
     visitor = services.visitor_identify(
@@ -189,7 +196,6 @@ def widget_session(request: HttpRequest) -> HttpResponse:
         referrer=data.get("referrer") or "",
     )
     conversation = selectors.open_conversation_for_visitor(tenant=tenant, visitor=visitor)
-    request.widget_tenant = tenant
     return _json(
         {
             "token": visitor_token_issue(tenant=tenant, visitor=visitor),

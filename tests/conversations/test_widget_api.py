@@ -121,7 +121,7 @@ def test_session_refuses_a_disallowed_origin_with_403_and_creates_nothing(client
     headers = {"Origin": origin} if origin else {}
     response = post_json(client, "/widget/api/session", {"key": shop.widget_key}, **headers)
     assert_error(response, 403, "forbidden")
-    assert response.get("Access-Control-Allow-Origin") in (None, origin)
+    assert "Access-Control-Allow-Origin" not in response
     with scopes_disabled():
         assert Visitor.objects.count() == 0
 
@@ -256,6 +256,19 @@ def test_messages_of_another_visitor_or_tenant_are_not_found_alike(client, shop,
     assert {status for status, _ in answers} == {404}
     assert len({content for _, content in answers}) == 1
     assert b"private" not in b"".join(content for _, content in answers)
+
+
+def test_cors_headers_name_only_an_allowed_origin_even_on_errors(client, shop, visitor, token):
+    unknown = post_json(client, "/widget/api/session", {"key": "pk_nope"}, Origin=SHOP)
+    assert unknown.status_code == 404 and "Access-Control-Allow-Origin" not in unknown
+    own = post_json(client, "/widget/api/session", {"key": "pk_nope"}, Origin="https://parley.test")
+    assert own["Access-Control-Allow-Origin"] == "https://parley.test"
+    missing = client.get("/widget/api/messages?conversation=0", headers=auth(token))
+    assert missing.status_code == 404 and missing["Access-Control-Allow-Origin"] == SHOP
+    foreign = client.get("/widget/api/messages?conversation=0", headers=auth(token, origin="https://evil.test"))
+    assert foreign.status_code == 403 and "Access-Control-Allow-Origin" not in foreign
+    forged = client.get("/widget/api/messages?conversation=0", headers=auth("forged", origin=SHOP))
+    assert forged.status_code == 401 and "Access-Control-Allow-Origin" not in forged
 
 
 def test_messages_refuses_a_bad_after(client, shop, visitor, token):
