@@ -12,6 +12,7 @@ a failed send is logged, never raised, because clients resync by `seq`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Literal
 
@@ -47,55 +48,64 @@ def _deliver(text: str) -> dict:
     return {"type": "deliver", "text": text}
 
 
-def _send(group: str, text: str) -> None:
+async def _asend(deliveries: list[tuple[str, str]]) -> None:
+    """Send each `(group, text)`; one failure is logged and does not stop the others."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not deliveries:
         return
-    try:
-        async_to_sync(layer.group_send)(group, _deliver(text))
-    except Exception:  # the layer is a hint; clients resync by seq
-        logger.exception("group_send to %s failed", group)
+    results = await asyncio.gather(
+        *(layer.group_send(group, _deliver(text)) for group, text in deliveries), return_exceptions=True
+    )
+    for (group, _text), result in zip(deliveries, results, strict=True):
+        if isinstance(result, BaseException):  # the layer is a hint; clients resync by seq
+            logger.error("group_send to %s failed", group, exc_info=result)
 
 
-async def _asend(group: str, text: str) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
+def _send(deliveries: list[tuple[str, str]]) -> None:
+    # One hop into the event loop per event, however many groups it goes to.
     try:
-        await layer.group_send(group, _deliver(text))
+        async_to_sync(_asend)(deliveries)
     except Exception:
-        logger.exception("group_send to %s failed", group)
+        logger.exception("publishing failed")
 
 
 def publish_message_created(message: Message) -> None:
     """A new message: operators get the full frame; the visitor gets the public one (never a note)."""
-    _send(ops_group(message.tenant_id), frames.dumps(frames.message_frame(message, audience="operator")))
+    deliveries = [(ops_group(message.tenant_id), frames.dumps(frames.message_frame(message, audience="operator")))]
     if not message.is_private:
-        _send(
-            conversation_group(message.conversation_id), frames.dumps(frames.message_frame(message, audience="visitor"))
+        deliveries.append(
+            (
+                conversation_group(message.conversation_id),
+                frames.dumps(frames.message_frame(message, audience="visitor")),
+            )
         )
+    _send(deliveries)
 
 
 def publish_read(*, tenant_id: int, conversation_id: int, side: Side, seq: int) -> None:
     text = frames.dumps(frames.read_frame(conversation_id=conversation_id, side=side, seq=seq))
-    _send(ops_group(tenant_id), text)
-    _send(conversation_group(conversation_id), text)
+    _send([(ops_group(tenant_id), text), (conversation_group(conversation_id), text)])
 
 
 def publish_conversation(conversation: Conversation, event: str) -> None:
-    _send(
-        ops_group(conversation.tenant_id),
-        frames.dumps(frames.conversation_frame(conversation, event, audience="operator")),
-    )
-    if event in VISITOR_CONVERSATION_EVENTS:
-        _send(
-            conversation_group(conversation.pk),
-            frames.dumps(frames.conversation_frame(conversation, event, audience="visitor")),
+    deliveries = [
+        (
+            ops_group(conversation.tenant_id),
+            frames.dumps(frames.conversation_frame(conversation, event, audience="operator")),
         )
+    ]
+    if event in VISITOR_CONVERSATION_EVENTS:
+        deliveries.append(
+            (
+                conversation_group(conversation.pk),
+                frames.dumps(frames.conversation_frame(conversation, event, audience="visitor")),
+            )
+        )
+    _send(deliveries)
 
 
 def publish_visitor(visitor: Visitor) -> None:
-    _send(ops_group(visitor.tenant_id), frames.dumps(frames.visitor_frame(visitor)))
+    _send([(ops_group(visitor.tenant_id), frames.dumps(frames.visitor_frame(visitor)))])
 
 
 async def publish_typing(
@@ -108,14 +118,19 @@ async def publish_typing(
     ops_draft = None
     if side == "visitor" and draft is not None:
         ops_draft = str(draft)[:DRAFT_MAX_CHARS] if on else ""
-    await _asend(
-        ops_group(tenant_id),
-        frames.dumps(
-            frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name, draft=ops_draft)
-        ),
-    )
-    if side == "operator":
-        await _asend(
-            conversation_group(conversation_id),
-            frames.dumps(frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name)),
+    deliveries = [
+        (
+            ops_group(tenant_id),
+            frames.dumps(
+                frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name, draft=ops_draft)
+            ),
         )
+    ]
+    if side == "operator":
+        deliveries.append(
+            (
+                conversation_group(conversation_id),
+                frames.dumps(frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name)),
+            )
+        )
+    await _asend(deliveries)

@@ -69,6 +69,24 @@ def test_a_visitor_message_is_stored_with_seq_1_and_sent_to_the_visitor_and_oper
     assert all(m["type"] == "deliver" for _, m in layer.sent)
 
 
+def test_a_channel_layer_failure_after_commit_loses_nothing(tenant, conversation, monkeypatch, publish, caplog):
+    class BrokenLayer:
+        def __init__(self):
+            self.calls = 0
+
+        async def group_send(self, group, message):
+            self.calls += 1
+            raise ConnectionError("redis is down")
+
+    broken = BrokenLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: broken)
+    with publish():
+        message, created = send(tenant, conversation)
+    assert created and reload(message).seq == 1
+    assert broken.calls == 2  # both groups were tried
+    assert "group_send to" in caplog.text
+
+
 def test_a_resend_with_the_same_client_id_returns_the_stored_message_and_publishes_nothing(
     tenant, conversation, layer, publish
 ):
