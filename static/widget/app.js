@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const hostOrigin = params.get("host") || "";
 const embedded = window.parent !== window;
+const REPLAY_LIMIT = 500; // the server's page size for a resume
 
 document.documentElement.style.setProperty("--pw-c", cfg.colour);
 
@@ -20,6 +21,7 @@ const state = {
   closed: false,
   lastSeq: 0, // highest seq with every earlier one seen
   seen: new Set(),
+  replayed: 0, // message frames since the last resume was answered
   byClientId: new Map(), // client_id -> <li>
   outbox: [], // {client_id, body, attachments}, kept until acked
   operatorReadSeq: 0,
@@ -170,6 +172,13 @@ function start(init) {
 function openChat() {
   show("pw-chat");
   if (!$("pw-log").querySelector(".pw-greet")) addGreeting();
+  // Messages not acknowledged before the last page was left are shown and sent again.
+  for (const item of state.outbox) {
+    const li = messageElement(item.client_id, true);
+    li.querySelector(".pw-bubble").textContent = item.body;
+    setMessageState(li, "sending");
+    $("pw-log").append(li);
+  }
   connect();
 }
 
@@ -521,7 +530,7 @@ function requestResume() {
 function noteSeq(seq) {
   state.seen.add(seq);
   while (state.seen.has(state.lastSeq + 1)) state.lastSeq += 1;
-  if (seq > state.lastSeq + 1 || (seq > state.lastSeq && !state.seen.has(state.lastSeq + 1))) requestResume();
+  if (seq > state.lastSeq) requestResume(); // a hole: ask the server what we missed
 }
 
 function adoptConversation(id) {
@@ -556,13 +565,14 @@ function handleFrame(frame) {
         state.outbox = state.outbox.filter((entry) => entry.client_id !== message.client_id);
         saveOutbox();
       }
+      state.replayed += 1;
       const fresh = !state.seen.has(message.seq);
       showMessage(message);
       noteSeq(message.seq);
       const event = message.data && message.data.event;
       if (message.author_type === "system" && event === "closed") endOfChat();
       if (message.author_type === "system" && event === "reopened") reopened();
-      if (fresh && message.author_type !== "visitor") {
+      if (fresh && message.author_type === "operator") {
         typingOff();
         if (message.seq > state.readSeq) countUnread();
       }
@@ -574,13 +584,19 @@ function handleFrame(frame) {
         resume();
       }
       return;
-    case "resumed":
-      if (state.conversation && frame.conversations) {
-        const last = Number(frame.conversations[state.conversation] || 0);
-        // Anything still missing after a resume is asked for once more.
-        if (last > state.lastSeq) requestResume();
+    case "resumed": {
+      // A resume answers with every message we may see up to `last` (private notes leave holes in
+      // the numbering, so holes below it are not gaps), unless the replay was cut at its limit.
+      const last = Number((frame.conversations || {})[state.conversation] || 0);
+      if (state.replayed >= REPLAY_LIMIT) {
+        state.lastSeq = Math.max(state.lastSeq, ...state.seen);
+        requestResume();
+      } else {
+        state.lastSeq = Math.max(state.lastSeq, last);
       }
+      state.replayed = 0;
       return;
+    }
     case "typing":
       if (frame.conversation === state.conversation && frame.side === "operator") {
         if (frame.on) typingOn(frame.name);

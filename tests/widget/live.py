@@ -90,6 +90,13 @@ class LiveParley:
     def ws_url(self) -> str:
         return self.base_url.replace("http://", "ws://")
 
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Read or write the live database directly (a Django subprocess costs seconds)."""
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(self.database, timeout=20)) as connection, connection:
+            return connection.execute(query, params).fetchall()
+
     def django(self, code: str) -> str:
         """Run Python with Django set up against the live database (for checks from the test)."""
         script = "import django\ndjango.setup()\nfrom django_scopes import scopes_disabled\n" + code

@@ -8,6 +8,7 @@ import json
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -199,8 +200,11 @@ def test_visitor_chats_with_an_operator_through_navigation_and_a_lost_connection
     operator.wait_for(
         lambda f: f.get("type") == "typing" and f.get("side") == "visitor" and f.get("draft", "").startswith("I also")
     )
+    # A private note takes a sequence number the visitor never sees: no gap, no note.
+    operator.send(type="send", conversation=conversation, client_id="op-note", kind="note", body="VIP, be nice")
     operator.send(type="send", conversation=conversation, client_id="op-1", body="Yes, it ships tomorrow.")
     bubble(frame, "Yes, it ships tomorrow.").wait_for()
+    assert bubble(frame, "VIP").count() == 0
     assert frame.locator("#pw-typing").inner_text() == ""
     ack = operator.wait_for(lambda f: f.get("type") == "message" and f["message"]["client_id"] == "op-1")
     operator.send(type="read", conversation=conversation, seq=ack["message"]["seq"])
@@ -239,11 +243,10 @@ def test_visitor_chats_with_an_operator_through_navigation_and_a_lost_connection
     frame.locator("#pw-rate [data-done]:not([hidden])").wait_for()
     rated = operator.wait_for(lambda f: f.get("type") == "conversation" and f.get("event") == "rated")
     assert rated["conversation"]["rating"] == "good"
-    comment = parley.django(
-        "from apps.conversations.models import Conversation\n"
-        f"with scopes_disabled(): print(Conversation.objects.get(pk={conversation}).rating_comment)"
+    [(rating, comment)] = parley.sql(
+        "SELECT rating, rating_comment FROM conversations_conversation WHERE id = ?", (conversation,)
     )
-    assert comment == "Quick and <i>kind</i>"
+    assert (rating, comment) == ("good", "Quick and <i>kind</i>")
 
     # Esc closes the chat and gives the focus back to the launcher.
     frame.locator("#pw-rate-comment").focus()
@@ -264,11 +267,10 @@ def test_returning_visitor_gets_unread_badge_when_an_operator_writes(parley, hos
     conversation = operator.visitor_message("Anyone there?")["conversation"]
     page.keyboard.press("Escape")
     # Bob comes back after an hour: a new visit of a known visitor.
-    parley.django(
-        "from datetime import timedelta\nfrom django.utils import timezone\n"
-        "from apps.conversations.models import Visitor\n"
-        "with scopes_disabled(): Visitor.objects.filter(name='Bob').update("
-        "last_seen_at=timezone.now() - timedelta(hours=1), visit_started_at=timezone.now() - timedelta(hours=1))"
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    parley.sql(
+        "UPDATE conversations_visitor SET last_seen_at = ?, visit_started_at = ? WHERE name = 'Bob'",
+        (an_hour_ago, an_hour_ago),
     )
 
     # A new page load: the loader knows the visitor (first-party id in the host's storage) and
@@ -337,9 +339,8 @@ def test_offline_tenant_shows_the_contact_form(parley, host, browser):
     frame.locator("#pw-c-message").fill("Please call me back <soon>")
     frame.locator("#pw-contact button[type=submit]").click()
     frame.locator("#pw-contact [data-done]:not([hidden])").wait_for()
-    body = parley.django(
-        "from apps.conversations.models import Message\n"
-        "with scopes_disabled(): print(Message.objects.filter(conversation__tenant__slug='away').get().body)"
+    [(body,)] = parley.sql(
+        "SELECT m.body FROM conversations_message m JOIN accounts_tenant t ON t.id = m.tenant_id WHERE t.slug = 'away'"
     )
     assert body == "Please call me back <soon>"
     context.close()
