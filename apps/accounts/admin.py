@@ -187,7 +187,7 @@ class MembershipForm(forms.ModelForm):
     departments = forms.ModelMultipleChoiceField(
         queryset=Department.objects.none(),
         required=False,
-        label=_("departments"),
+        label=_("Departments"),
         widget=forms.CheckboxSelectMultiple,
     )
 

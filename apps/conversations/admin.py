@@ -29,6 +29,7 @@ TRANSCRIPT_STYLE = {
     Message.Author.SYSTEM: "background:#fff;color:#64748b;font-style:italic",
 }
 NOTE_STYLE = "background:#fef9c3"
+PLAIN_KINDS = (Message.Kind.TEXT, Message.Kind.SYSTEM)
 PLAIN_LIST = '<ul style="margin:0;padding:0;list-style:none">{}</ul>'
 
 
@@ -279,7 +280,7 @@ class ConversationAdmin(TenantModelAdmin):
                     message.seq,
                     author,
                     _local(message.created_at, tenant),
-                    f" · {message.get_kind_display()}" if message.kind != Message.Kind.TEXT else "",
+                    f" · {message.get_kind_display()}" if message.kind not in PLAIN_KINDS else "",
                     # linebreaksbr escapes the text before it adds <br>: the body is never HTML.
                     linebreaksbr(body, autoescape=True),
                     f" [{files}]" if files else "",

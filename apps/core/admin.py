@@ -122,6 +122,8 @@ class ParleyAdminSite(admin.AdminSite):
     login_form = ParleyAuthenticationForm
     # The list of models is on the index page; change lists (transcripts, operators) need the width.
     enable_nav_sidebar = False
+    # "View site" leads to the operators' dashboard.
+    site_url = "/app/"
 
     def has_permission(self, request) -> bool:
         return may_use_admin(request)
