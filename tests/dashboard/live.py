@@ -69,6 +69,25 @@ if os.environ.get("PARLEY_SEED_DEMO"):
         if i == 4:
             services.conversation_close(tenant=tenant, conversation=c, by=members[0])
         extra.append(c.pk)
+    main = services.conversation_start(tenant=tenant, visitor=visitor)
+    script = [
+        ("visitor", "Hi! Do the Trail 42 boots run true to size?"),
+        ("accept", ""),
+        ("operator", "Hello! They run half a size small, so most people order one size up."),
+        ("note", "Returning customer, bought twice last year."),
+        ("visitor", "Great, and is there free shipping to Berlin?"),
+    ]
+    for n, (kind, text) in enumerate(script):
+        if kind == "accept":
+            services.conversation_accept(tenant=tenant, conversation=main, membership=members[0])
+        elif kind == "visitor":
+            services.message_send(tenant=tenant, conversation=main, author_type="visitor", body=text, client_id=f"m{n}")
+        else:
+            services.message_send(tenant=tenant, conversation=main, author_type="operator", author=members[0],
+                                  body=text, client_id=f"m{n}", kind="note" if kind == "note" else "text")
+    services.visitor_update(tenant=tenant, visitor=visitor, name="Lena Fischer", email="lena@example.de")
+    services.visitor_note_add(tenant=tenant, visitor=visitor, author=members[0], body="Prefers email follow-ups.")
+    extra.insert(0, main.pk)
 print(json.dumps({
     "tenant": tenant.pk,
     "visitor": visitor.pk,
@@ -162,4 +181,4 @@ class LiveParley:
         page.press("input[name=password]", "Enter")
         page.wait_for_load_state()
         page.goto(f"{self.base_url}/app/")
-        page.wait_for_selector('#conn[data-state="online"]', timeout=10000)
+        page.wait_for_selector('#conn[data-state="online"]', state="attached", timeout=10000)
