@@ -61,6 +61,7 @@ SERVER_CLIENT_ID_PREFIX = "#"
 ANONYMOUS_ID_RE = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 VISIT_IDLE = timedelta(minutes=30)
+OPEN_STATUSES = (Conversation.Status.QUEUED, Conversation.Status.OPEN, Conversation.Status.PENDING)
 
 
 def _in_tenant_scope(fn: Callable[P, R]) -> Callable[P, R]:
@@ -402,6 +403,29 @@ def conversation_start(
         )
         _on_commit(events.publish_conversation, conversation, "created")
     return conversation
+
+
+@_in_tenant_scope
+def conversation_open_or_start(
+    *, tenant: Tenant, visitor: Visitor, channel: str = Conversation.Channel.WIDGET
+) -> tuple[Conversation, bool]:
+    """The visitor's open conversation, or a new one: `(conversation, created)`.
+
+    Serialised on the visitor's row, so two tabs sending their first message at once share one chat.
+    """
+    _own(tenant, visitor)
+    with transaction.atomic():
+        if Visitor.objects.select_for_update().filter(pk=visitor.pk, tenant=tenant).values_list("pk").first() is None:
+            raise NotFound()
+        conversation = (
+            Conversation.objects.filter(tenant=tenant, visitor=visitor, status__in=OPEN_STATUSES)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if conversation is not None:
+            conversation.visitor = visitor
+            return conversation, False
+        return conversation_start(tenant=tenant, visitor=visitor, channel=channel), True
 
 
 @_in_tenant_scope

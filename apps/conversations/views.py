@@ -266,9 +266,7 @@ def widget_upload(request: HttpRequest) -> HttpResponse:
                 tenant=tenant, visitor=visitor, conversation_id=conversation_id
             )
         else:
-            conversation = selectors.open_conversation_for_visitor(
-                tenant=tenant, visitor=visitor
-            ) or services.conversation_start(tenant=tenant, visitor=visitor)
+            conversation, _created = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
         attachment = services.attachment_upload(
             tenant=tenant, conversation=conversation, file=upload, uploader_side="visitor"
         )

@@ -464,6 +464,19 @@ def test_conversation_start_queues_a_chat_and_tells_operators(tenant, visitor, l
     assert (frame["type"], frame["event"], frame["conversation"]["id"]) == ("conversation", "created", conversation.pk)
 
 
+def test_open_or_start_reuses_the_open_conversation_and_starts_one_after_close(tenant, visitor, layer, publish):
+    with publish():
+        first, created = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
+    assert created and [f["event"] for f in layer.frames()] == ["created"]
+    layer.clear()
+    with publish() as callbacks:
+        again, created_again = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
+    assert (again.pk, created_again, callbacks) == (first.pk, False, [])
+    services.conversation_close(tenant=tenant, conversation=first)
+    later, created_later = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
+    assert created_later and later.pk != first.pk
+
+
 def test_conversation_start_refuses_another_tenants_visitor_or_department(tenant, other_visitor, visitor, other_tenant):
     with scopes_disabled():
         department = factories.DepartmentFactory(tenant=other_tenant)
@@ -781,3 +794,34 @@ def test_operators_racing_to_accept_one_chat_leave_exactly_one_winner(tenant, vi
     assert sorted(outcomes) == ["conflict"] * 5 + ["won"]
     assert [m.data["event"] for m in stored_messages(conversation)] == ["accepted"]
     assert reload(conversation).status == "open"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_starting_a_chat_at_once_share_one_conversation(tenant, visitor):
+    tabs = 8
+    barrier = threading.Barrier(tabs)
+    results: list = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            conversation, created = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
+            outcome = (conversation.pk, created)
+        except BaseException as exc:
+            outcome = repr(exc)
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(tabs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len({pk for pk, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * (tabs - 1) + [True]
+    with scopes_disabled():
+        assert Conversation.objects.filter(visitor=visitor).count() == 1
