@@ -1,7 +1,10 @@
 """Socket tests: Channels' WebsocketCommunicator on the real ASGI application, an in-memory layer.
 
-The consumers reach the database from worker threads, so these tests use a transactional
-database (`transaction=True`): rows built by fixtures must be committed to be seen there.
+The consumers reach the database from worker threads and services publish on commit, so
+these tests need committed rows: `live_db` (instead of pytest-django's rolled-back `db`)
+commits for real and empties the written tables with DELETE afterwards. That is what
+`django_db(transaction=True)` does too, but its TRUNCATE of every table costs about two
+seconds per test on a busy PostgreSQL; DELETE of a few rows costs milliseconds.
 """
 
 from __future__ import annotations
@@ -15,13 +18,78 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
 from apps.conversations.tokens import visitor_token_issue
 from tests import factories
 
 PARLEY_ORIGIN = "http://localhost:8000"
-RECEIVE_TIMEOUT = 3
+RECEIVE_TIMEOUT = 5
+
+
+def _is_test_database() -> bool:
+    name = str(connection.settings_dict["NAME"])
+    return name.startswith("test_") or "memorydb" in name or name == ":memory:"
+
+
+@pytest.fixture(scope="session")
+def _live_database(django_db_setup, django_db_blocker):
+    """The test database, even in a run where no test asked pytest-django for one.
+
+    pytest-django creates it only for runs with a test that uses `db` or `django_db`, and
+    `live_db` is neither.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    created = None
+    if not _is_test_database():
+        with django_db_blocker.unblock():
+            created = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    assert _is_test_database(), connection.settings_dict["NAME"]
+    yield
+    if created is not None:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=0)
+
+
+@pytest.fixture(scope="session")
+def _tables_to_empty(_live_database, django_db_blocker) -> list[str]:
+    """Every table that is empty right after migrating (content types, permissions and the like are kept)."""
+    with django_db_blocker.unblock():
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        empty = []
+        with connection.cursor() as cursor:
+            for table in sorted(tables):
+                cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT 1")  # noqa: S608
+                if cursor.fetchone() is None:
+                    empty.append(table)
+    assert empty, "no tables found: is this the test database?"
+    return empty
+
+
+@pytest.fixture
+def live_db(_tables_to_empty, django_db_blocker):
+    """A database whose writes commit (seen by the consumers' threads); emptied again after the test."""
+    with django_db_blocker.unblock():
+        yield
+        assert _is_test_database(), connection.settings_dict["NAME"]  # never empty a real database
+        # Django's foreign keys are deferrable: inside one transaction the order of deletes does not matter.
+        with transaction.atomic(), connection.cursor() as cursor:
+            for table in _tables_to_empty:
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
+
+
+@pytest.fixture
+def tenant(live_db):
+    with scopes_disabled():
+        return factories.TenantFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def other_tenant(live_db):
+    with scopes_disabled():
+        return factories.TenantFactory(name="Globex", slug="globex")
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +137,19 @@ class Socket:
             if frame["type"] in types or frame["type"] == "__closed__":
                 return frame
 
+    async def until(self, *types: str, count: int = 1, timeout: float = RECEIVE_TIMEOUT) -> list[dict]:
+        """Every frame up to and including the `count`-th one of `types` (fails if it never comes)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        frames: list[dict] = []
+        seen = 0
+        while seen < count:
+            frame = await self.recv(max(0.01, deadline - loop.time()))
+            frames.append(frame)
+            assert frame["type"] != "__closed__", frames
+            seen += frame["type"] in types
+        return frames
+
     async def drain(self, timeout: float = 0.3) -> list[dict]:
         """Everything that arrives within `timeout`."""
         frames = []
@@ -86,7 +167,7 @@ class Socket:
 
 
 @pytest.fixture
-async def sockets():
+async def sockets(live_db):
     """`await sockets(path, origin=..., cookie=...)` -> (Socket, first frame); all closed at teardown."""
     from config.asgi import application
 

@@ -13,7 +13,7 @@ from apps.conversations.models import Conversation
 from tests import factories
 from tests.realtime.conftest import session_cookie, stored_messages
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.usefixtures("live_db")
 
 
 def _unscoped(fn):
@@ -99,7 +99,7 @@ async def test_accept_close_reopen_and_transfer_change_the_conversation_and_answ
     fresh = await act({"type": "reopen"})
     assert fresh.status == "open"
 
-    events = [f for f in await visitor_socket.drain() if f["type"] == "conversation"]
+    events = [f for f in await visitor_socket.until("conversation", count=4) if f["type"] == "conversation"]
     assert [e["event"] for e in events] == ["assigned", "transferred", "closed", "reopened"]
     visitor_view = await visitor_socket.drain()
     assert "billing question" not in str(visitor_view)
@@ -199,7 +199,8 @@ async def test_an_operator_cannot_act_on_another_tenants_conversation(
     await operator_socket.drain(0.05)
 
     await operator_socket.send(_aimed(OPERATOR_SAMPLE_FRAMES[action], target.pk, operator.pk))
-    frames = await operator_socket.drain()
+    frames = await operator_socket.until("error")
+    frames += await operator_socket.drain(0.1)
     assert [f["code"] for f in frames if f["type"] == "error"] == ["not_found"], frames
     assert not [f for f in frames if f["type"] in ("message", "ack", "ok")]
     assert "Globex secret" not in str(frames)

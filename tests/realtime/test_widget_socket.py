@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -11,13 +12,13 @@ from django.core import signing
 from django_scopes import scopes_disabled
 
 from apps.conversations import services
-from apps.conversations.consumers import FRAME_MAX_BYTES, VisitorConsumer
+from apps.conversations.consumers import DRAFT_PREVIEWS_PER_SECOND, FRAME_MAX_BYTES, VisitorConsumer
 from apps.conversations.models import Conversation, Message
 from apps.conversations.tokens import visitor_token_issue
 from tests import factories
 from tests.realtime.conftest import stored_messages
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.usefixtures("live_db")
 
 
 # --- handshake ---------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ async def test_frames_over_the_budget_are_refused_with_rate_limited_and_typing_i
 ):
     for _ in range(30):
         await visitor_socket.send({"type": "ping"})
-    frames = await visitor_socket.drain()
+    frames = [await visitor_socket.recv() for _ in range(30)]  # one answer per frame
     assert [f["type"] for f in frames].count("pong") in range(20, 23)
     assert {f.get("code") for f in frames if f["type"] == "error"} == {"rate_limited"}
     for _ in range(10):
@@ -220,7 +221,8 @@ async def test_a_visitor_cannot_touch_another_visitors_conversation(
         await sync_to_async(_seed_message)(target)
     socket, _ = await sockets(f"/ws/widget/?token={visitor_token}")
     await socket.send(_with_conversation(VISITOR_SAMPLE_FRAMES[action], target_id))
-    frames = await socket.drain()
+    frames = await socket.until("error")
+    frames += await socket.drain(0.1)
     errors = [f for f in frames if f["type"] == "error"]
     assert [e["code"] for e in errors] == ["not_found"], frames
     assert not [f for f in frames if f["type"] in ("message", "ack")]
@@ -298,7 +300,7 @@ async def test_resume_after_a_drop_replays_exactly_the_missed_messages_in_order(
     await socket.send({"type": "resume", "conversations": {str(conversation_id): 5}})
     assert await socket.recv() == {"type": "resumed", "conversations": {str(conversation_id): 5}}
     await socket.send({"type": "resume", "conversations": {str(conversation_id): 0}})
-    everything = [f for f in await socket.drain() if f["type"] == "message"]
+    everything = [f for f in await socket.until("resumed") if f["type"] == "message"]
     assert [m["message"]["seq"] for m in everything] == [1, 2, 3, 4, 5]
 
 
@@ -310,13 +312,13 @@ async def test_resume_of_a_conversation_joins_its_live_broadcasts(sockets, visit
     socket, hello = await sockets(f"/ws/widget/?token={visitor_token}")
     assert hello["conversation"] is None  # closed: not the open conversation any more
     await socket.send({"type": "resume", "conversations": {str(conversation.pk): 0}})
-    frames = await socket.drain()
+    frames = await socket.until("resumed")
     assert [f["message"]["body"] for f in frames if f["type"] == "message"][0] == "before"
     await database_sync_to_async(_operator_says)(conversation.pk, operator, [])
     tenant = await database_sync_to_async(lambda: conversation.tenant)()
     await database_sync_to_async(services.conversation_reopen)(tenant=tenant, conversation=conversation)
-    live = await socket.drain()
-    assert {f["type"] for f in live} >= {"message", "conversation"}
+    live = await socket.until("conversation")
+    assert {f["type"] for f in live} == {"message", "conversation"}
 
 
 async def test_a_visitor_sends_into_a_new_conversation_after_the_old_one_closed(visitor_socket, tenant, operator):
@@ -337,10 +339,11 @@ async def test_a_visitor_sends_into_a_new_conversation_after_the_old_one_closed(
 # --- privacy of notes and drafts -----------------------------------------------------------------------
 
 
-async def test_notes_never_reach_the_visitor_live_or_on_resume(visitor_socket, operator_socket):
+async def test_notes_never_reach_the_visitor_live_or_on_resume(
+    sockets, visitor_socket, operator_socket, operator_cookie
+):
     await visitor_socket.send({"type": "send", "client_id": "v-1", "body": "Hello"})
     conversation_id = (await visitor_socket.recv_type("ack"))["conversation"]
-    await operator_socket.drain()
     await operator_socket.send(
         {"type": "send", "conversation": conversation_id, "kind": "note", "client_id": "n-1", "body": "VIP, be nice"}
     )
@@ -351,19 +354,21 @@ async def test_notes_never_reach_the_visitor_live_or_on_resume(visitor_socket, o
     )
     await operator_socket.recv_type("ack")
 
-    seen = await visitor_socket.drain()
+    seen = await visitor_socket.until("message")
+    seen += await visitor_socket.drain()
     bodies = [f["message"]["body"] for f in seen if f["type"] == "message"]
     assert bodies == ["How can I help?"]
     assert "VIP" not in json.dumps(seen)
 
     await visitor_socket.send({"type": "resume", "conversations": {str(conversation_id): 0}})
-    replay = await visitor_socket.drain()
+    replay = await visitor_socket.until("resumed")
     assert [f["message"]["body"] for f in replay if f["type"] == "message"] == ["Hello", "How can I help?"]
     assert "VIP" not in json.dumps(replay)
 
-    await operator_socket.drain()
-    await operator_socket.send({"type": "resume", "conversations": {str(conversation_id): 0}})
-    operator_replay = await operator_socket.drain()
+    # A fresh operator socket, so no live frame mixes with the replay.
+    auditor, _ = await sockets("/ws/app/", cookie=operator_cookie)
+    await auditor.send({"type": "resume", "conversations": {str(conversation_id): 0}})
+    operator_replay = await auditor.until("resumed")
     assert [f["message"]["body"] for f in operator_replay if f["type"] == "message"] == [
         "Hello",
         "VIP, be nice",
@@ -405,10 +410,18 @@ async def test_typing_previews_are_throttled_and_the_latest_draft_always_arrives
     visitor_socket, operator_socket, conversation
 ):
     drafts = [f"draft {n}" for n in range(12)]
+    started = time.monotonic()
     for draft in drafts:
         await visitor_socket.send({"type": "typing", "conversation": conversation.pk, "on": True, "draft": draft})
-    forwarded = [f for f in await operator_socket.drain(0.6) if f["type"] == "typing"]
-    assert 1 <= len(forwarded) <= 3
+    frames = await operator_socket.until("typing")
+    while frames[-1].get("draft") != "draft 11":  # the newest draft always arrives, if late
+        frames += await operator_socket.until("typing")
+    elapsed = time.monotonic() - started
+    frames += await operator_socket.drain(0.4)
+    forwarded = [f for f in frames if f["type"] == "typing"]
+    # At most 4 per second, plus the trailing one with the newest draft.
+    assert 1 <= len(forwarded) <= 2 + int(elapsed * DRAFT_PREVIEWS_PER_SECOND)
+    assert len(forwarded) < len(drafts)
     assert forwarded[0]["draft"] == "draft 0"
     assert forwarded[-1]["draft"] == "draft 11"
     await visitor_socket.send({"type": "typing", "conversation": conversation.pk, "on": False})
