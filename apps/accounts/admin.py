@@ -24,7 +24,13 @@ from django.utils.translation import ngettext
 
 from apps.accounts import services
 from apps.accounts.models import Department, Invitation, Membership, Role, Tenant, User
-from apps.core.admin import TenantAdminMixin, TenantModelAdmin, is_platform_admin, is_tenant_admin
+from apps.core.admin import (
+    TENANT_CHOICE_FIELD,
+    TenantAdminMixin,
+    TenantModelAdmin,
+    is_platform_admin,
+    is_tenant_admin,
+)
 
 
 def _acts_as_owner(request) -> bool:
@@ -127,7 +133,7 @@ class UserAdmin(TenantAdminMixin, DjangoUserAdmin):
         (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": ["email", "name", "usable_password", "password1", "password2"]}),
+        (None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]}),
     ]
     tenant_fieldsets = [
         (None, {"fields": ["email", "name", "language"]}),
@@ -220,6 +226,7 @@ class MembershipAdmin(TenantModelAdmin):
     fields = ["user", "role", "display_name", "max_concurrent_chats", "is_active", "departments"]
     # Operators join by invitation (which creates the membership when accepted).
     tenant_admin_can_add = False
+    service_errors = (ValidationError,)
 
     @admin.display(description=_("name"), ordering="display_name")
     def public_name(self, obj: Membership) -> str:
@@ -343,6 +350,7 @@ class InvitationAdmin(TenantModelAdmin):
     actions = ["resend"]
     # An invitation is a sent email: it is resent or left to expire, never edited.
     tenant_admin_can_change = False
+    service_errors = (ValidationError,)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -370,11 +378,11 @@ class InvitationAdmin(TenantModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
-        tenant = None if is_platform_admin(request) else request.tenant
 
         class InviteForm(form_class):
             def clean(self):
                 cleaned_data = super().clean()
+                tenant = cleaned_data.get(TENANT_CHOICE_FIELD) if is_platform_admin(request) else request.tenant
                 if error := _role_change_error(request, cleaned_data.get("role")):
                     self.add_error("role", error)
                 email = (cleaned_data.get("email") or "").strip()

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
-from apps.accounts.models import Role, Tenant
+from apps.accounts.models import Invitation, Membership, Role, Tenant, User
 from tests import factories
 from tests.conftest import PASSWORD
 
@@ -171,3 +171,47 @@ def test_the_superuser_changes_a_password(superuser_client, operator):
     assert response.status_code == 302
     operator.user.refresh_from_db()
     assert operator.user.check_password(new_password)
+
+
+def test_the_superuser_creates_a_user(superuser_client):
+    response = superuser_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": "new@parley.test",
+            "name": "New",
+            "password1": "a long pass phrase",
+            "password2": "a long pass phrase",
+        },
+    )
+    assert response.status_code == 302
+    assert User.objects.get(email="new@parley.test").check_password("a long pass phrase")
+
+
+def test_the_superuser_invites_to_a_chosen_tenant(superuser_client, other_tenant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = superuser_client.post(
+            reverse("admin:accounts_invitation_add"),
+            {"for_tenant": other_tenant.pk, "email": "x@globex.test", "role": Role.ADMIN},
+        )
+    assert response.status_code == 302
+    with scopes_disabled():
+        assert Invitation.objects.get().tenant == other_tenant
+
+
+def test_the_superuser_adds_a_membership_through_the_service(superuser_client, other_tenant):
+    with scopes_disabled():
+        user = factories.UserFactory()
+    response = superuser_client.post(
+        reverse("admin:accounts_membership_add"),
+        {
+            "for_tenant": other_tenant.pk,
+            "user": user.pk,
+            "role": Role.ADMIN,
+            "max_concurrent_chats": 4,
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    with scopes_disabled():
+        membership = Membership.objects.get(user=user)
+    assert (membership.tenant, membership.role, membership.max_concurrent_chats) == (other_tenant, Role.ADMIN, 4)
