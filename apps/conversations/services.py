@@ -14,8 +14,8 @@ increment back with it. On SQLite the transaction itself takes the write lock
 
 from __future__ import annotations
 
+import codecs
 import functools
-import io
 import re
 import secrets
 import unicodedata
@@ -784,8 +784,10 @@ def _sniff(head: bytes, extension: str, file: UploadedFile) -> tuple[str, int | 
         return ZIP_TYPES.get(extension, "application/zip"), None, None
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") and extension in OLE_TYPES:
         return OLE_TYPES[extension], None, None
-    if extension in TEXT_TYPES and _is_text(file):
-        return TEXT_TYPES[extension] + "; charset=utf-8", None, None
+    if extension in TEXT_TYPES:
+        charset = _text_charset(file)
+        if charset is not None:
+            return TEXT_TYPES[extension] + (f"; charset={charset}" if charset else ""), None, None
     raise AttachmentTypeRefused()
 
 
@@ -807,18 +809,28 @@ def _verify_image(file: UploadedFile) -> tuple[str, int, int]:
     return IMAGE_TYPES[image_format], width, height
 
 
-def _is_text(file: UploadedFile) -> bool:
+def _text_charset(file: UploadedFile) -> str | None:
+    """`"utf-8"` or `""` (some other 8-bit text, e.g. a spreadsheet's CSV export) for text; None for binary.
+
+    A NUL byte means binary (or UTF-16, which chat users rarely send and browsers mislabel).
+    """
     file.seek(0)
-    decoder = io.TextIOWrapper(file, encoding="utf-8", errors="strict")
-    try:
-        while chunk := decoder.read(64 * 1024):
-            if "\x00" in chunk:
-                return False
-    except UnicodeDecodeError:
-        return False
-    finally:
-        decoder.detach()
-    return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    for chunk in file.chunks(64 * 1024):
+        if b"\x00" in chunk:
+            return None
+        if utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return "utf-8" if utf8 else ""
 
 
 @_in_tenant_scope

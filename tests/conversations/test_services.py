@@ -322,6 +322,7 @@ def test_an_image_upload_is_verified_and_stored_under_a_random_name(tenant, conv
         (b"%PDF-1.4\n...", "report.pdf", "application/pdf"),
         (b"hello, world\nline 2\n", "notes.txt", "text/plain; charset=utf-8"),
         (b"a,b\n1,2\n", "table.csv", "text/csv; charset=utf-8"),
+        ("caf\u00e9;1\r\n".encode("cp1252"), "excel.csv", "text/csv"),
         (b"PK\x03\x04rest-of-zip", "archive.zip", "application/zip"),
         (
             b"PK\x03\x04rest-of-docx",
@@ -343,6 +344,7 @@ def test_allowed_document_types_are_sniffed(tenant, conversation, media, data, n
         (b"not really a png", "fake.png", "image/png"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "broken.png", "image/png"),
         (b"\xff\xfe\x00\x00binary", "notes.txt", "text/plain"),
+        ("utf-16 text".encode("utf-16"), "notes.txt", "text/plain"),
     ],
 )
 def test_refused_types_give_415_and_store_nothing(tenant, conversation, media, data, name, content_type):

@@ -324,6 +324,17 @@ def test_a_refused_first_upload_leaves_no_empty_chat_behind(client, shop, visito
     assert layer.sent == []
 
 
+def test_a_large_text_file_spooled_to_disk_is_sniffed_and_stored(client, shop, visitor, token, media):
+    conversation = services.conversation_start(tenant=shop, visitor=visitor)
+    data = ("zażółć,gęślą,jaźń\n" * 200_000).encode()  # > FILE_UPLOAD_MAX_MEMORY_SIZE: a temporary file
+    response = visitor_upload(client, token, data, "big.csv", conversation)
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == "text/csv; charset=utf-8"
+    with scopes_disabled():
+        stored = Attachment.objects.get()
+    assert (media / stored.file.name).read_bytes() == data
+
+
 def test_an_oversized_upload_gets_413(client, shop, visitor, token, settings):
     settings.PARLEY_ATTACHMENT_MAX_BYTES = 2000
     conversation = services.conversation_start(tenant=shop, visitor=visitor)
