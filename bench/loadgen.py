@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BODY = "Hello, I have a question about my order, could someone help me please?"
@@ -132,6 +133,9 @@ class State:
     late: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     closed_sockets: int = 0
+    connect_retries: int = 0
+    operator_frames: dict[str, int] = field(default_factory=dict)
+    visitor_frames: dict[str, int] = field(default_factory=dict)
 
 
 class LoadGenerator:
@@ -144,13 +148,27 @@ class LoadGenerator:
         self.operators: list[Operator] = []
         self.tasks: set[asyncio.Task] = set()
         self.ops_per_tenant: dict[int, int] = {}
+        # Client ids must be new on every run: Parley answers a known one with the old ack and publishes nothing.
+        self.nonce = format(int(time.time() * 1000) % 36**6, "x")
         self.aux_pids: dict[str, int] = config.get("aux_pids", {})
         # Per reported batch of messages: its keys and its deadline, to count late arrivals at the end.
         self.deadlines: list[tuple[dict, list[str], float]] = []
 
     # ------------------------------------------------------------ sockets
 
-    async def _connect(self, url: str, cookie: str | None) -> ClientConnection:
+    async def _connect(self, url: str, cookie: str | None, attempts: int = 4) -> ClientConnection:
+        """Open a socket; a handshake the server dropped (daphne's connect timeout under load) is retried."""
+        for attempt in range(attempts):
+            try:
+                return await self._connect_once(url, cookie)
+            except (OSError, InvalidHandshake, TimeoutError):
+                self.state.connect_retries += 1
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _connect_once(self, url: str, cookie: str | None) -> ClientConnection:
         headers = {"Cookie": cookie} if cookie else None
         return await connect(
             url,
@@ -176,6 +194,7 @@ class LoadGenerator:
                 now = time.monotonic()
                 frame = json.loads(raw)
                 kind = frame.get("type")
+                state.operator_frames[kind] = state.operator_frames.get(kind, 0) + 1
                 if kind == "message":
                     key = (frame.get("message") or {}).get("client_id")
                     tracked = state.messages.get(key)
@@ -204,6 +223,7 @@ class LoadGenerator:
             async for raw in visitor.ws:
                 frame = json.loads(raw)
                 kind = frame.get("type")
+                state.visitor_frames[kind] = state.visitor_frames.get(kind, 0) + 1
                 if kind == "ack":
                     if visitor.conversation is None:
                         visitor.conversation = frame.get("conversation")
@@ -249,7 +269,7 @@ class LoadGenerator:
         """Each visitor sends one message and waits for its ack: opens its conversation."""
         keys = []
         for visitor in self.visitors:
-            key = f"w-{visitor.tenant}-{visitor.index}"
+            key = f"{self.nonce}w-{visitor.tenant}-{visitor.index}"
             now = time.monotonic()
             self.state.messages[key] = Tracked(now, visitor.tenant, sent_at=now)
             keys.append(key)
@@ -294,7 +314,7 @@ class LoadGenerator:
 
         async def emit(i: int, scheduled: float) -> None:
             visitor = visitors[i % len(visitors)]
-            key = f"{prefix}-{i}"
+            key = f"{self.nonce}{prefix}-{i}"
             tracked = Tracked(scheduled, visitor.tenant, sent_at=time.monotonic())
             messages[key] = tracked
             frame = {"type": "send", "client_id": key, "body": BODY}
@@ -313,7 +333,7 @@ class LoadGenerator:
 
         async def emit(i: int, scheduled: float) -> None:
             visitor = visitors[i % len(visitors)]
-            key = f"{prefix}-{i}"
+            key = f"{self.nonce}{prefix}-{i}"
             previews[key] = Tracked(scheduled, visitor.tenant, sent_at=time.monotonic())
             frame = {
                 "type": "typing",
@@ -385,7 +405,7 @@ class LoadGenerator:
         aux0 = self._aux_cpu()
         start = t0 + 0.05
         lags = await self._schedule(rate, count, start, self._message_emitter(prefix))
-        keys = [f"{prefix}-{i}" for i in range(count)]
+        keys = [f"{self.nonce}{prefix}-{i}" for i in range(count)]
         await self._drain(keys, self.state.messages, start + count / rate + drain)
         cpu1, gen1, t1 = proc_cpu_seconds(self.pids), own_cpu_seconds(), time.monotonic()
         report = self._message_report(keys)
@@ -414,12 +434,12 @@ class LoadGenerator:
             self._schedule(preview_rate, previews, start, self._preview_emitter("p")),
             self._schedule(message_rate, messages, start + 0.0007, self._message_emitter("storm")),
         )
-        message_keys = [f"storm-{i}" for i in range(messages)]
+        message_keys = [f"{self.nonce}storm-{i}" for i in range(messages)]
         await self._drain(message_keys, self.state.messages, start + seconds + drain)
         # Previews may legitimately be dropped by throttling: just wait a little for the last ones.
         await asyncio.sleep(min(drain, 1.0))
         cpu1, gen1, t1 = proc_cpu_seconds(self.pids), own_cpu_seconds(), time.monotonic()
-        preview_keys = [f"p-{i}" for i in range(previews)]
+        preview_keys = [f"{self.nonce}p-{i}" for i in range(previews)]
         preview_latency = [
             self.state.previews[k].first - self.state.previews[k].scheduled
             for k in preview_keys
@@ -480,6 +500,16 @@ class LoadGenerator:
             "kib_per_socket": round((rss1 - rss0) / opened, 2) if opened else None,
         }
 
+    async def settle(self, cap: float) -> float:
+        """Wait (at most `cap` s) until every message sent so far has arrived or was refused."""
+        t0 = time.monotonic()
+        pending = [t for t in self.state.messages.values() if t.first is None and not t.error]
+        while pending and time.monotonic() - t0 < cap:
+            await asyncio.sleep(0.1)
+            pending = [t for t in pending if t.first is None and not t.error]
+        await asyncio.sleep(0.5)
+        return round(time.monotonic() - t0, 1)
+
     async def close(self) -> None:
         sockets = [v.ws for v in self.visitors if v.ws] + [o.ws for o in self.operators if o.ws]
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
@@ -510,8 +540,8 @@ class LoadGenerator:
                 p99 = report["latency"]["p99"]
                 if report["lost"] > 0.01 * report["sent"] or (p99 is not None and p99 > cfg["saturation_ms"]):
                     saturated_at = rate
-                    # Give the server time to work off its backlog before anything else.
-                    await asyncio.sleep(cfg["drain_seconds"])
+                    # Let the server work off its backlog, so the next phase starts clean.
+                    result["settle_seconds"] = await self.settle(cfg.get("settle_seconds", 20))
                 else:
                     await asyncio.sleep(0.5)
             result["rates"] = steps
@@ -529,6 +559,9 @@ class LoadGenerator:
         result["stray_frames"] = self.state.stray
         result["errors"] = self.state.errors
         result["closed_sockets"] = self.state.closed_sockets
+        result["connect_retries"] = self.state.connect_retries
+        result["operator_frames"] = self.state.operator_frames
+        result["visitor_frames"] = self.state.visitor_frames
         await self.close()
         return result
 

@@ -71,9 +71,9 @@ class Processes:
         self.children.append((name, process))
         return process
 
-    def stop(self, process: subprocess.Popen) -> None:
+    def stop(self, process: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(signum)
             try:
                 process.wait(8)
             except subprocess.TimeoutExpired:
@@ -154,6 +154,7 @@ class Target:
         self.redis_url = redis_url
         self.port = free_port()
         self.servers: list[subprocess.Popen] = []
+        self.profilers: list[subprocess.Popen] = []
 
     @property
     def origin(self) -> str:
@@ -172,10 +173,29 @@ class Target:
         idle = [f"t{i % args.tenants}v{10000 + i}" for i in range(args.idle_sockets)]
         return {"tenants": tenants, "idle_tokens": idle}
 
-    def start(self) -> None:
+    def prepare(self) -> None:
+        """Work before the server starts (Parley: database and credentials)."""
+
+    def serve(self) -> None:
         raise NotImplementedError
 
+    def profile(self, out_dir: Path, stamp: str) -> list[Path]:
+        """Sample every server process with py-spy until the target stops (collapsed stacks)."""
+        py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+        paths = []
+        for index, server in enumerate(self.servers):
+            path = out_dir / f"{stamp}-{self.key}-{index}.txt"
+            argv = [py_spy, "record", "--pid", str(server.pid), "--format", "raw", "--rate", "200",
+                    "--nonblocking", "--idle", "--threads", "--output", str(path)]
+            self.profilers.append(self.procs.start(f"{self.key}-py-spy-{index}", argv))
+            paths.append(path)
+        return paths
+
     def stop(self) -> None:
+        for process in self.profilers:
+            # py-spy writes its file when interrupted.
+            self.procs.stop(process, signal.SIGINT)
+        self.profilers = []
         for process in self.servers:
             self.procs.stop(process)
         self.servers = []
@@ -185,14 +205,15 @@ class BareWebsockets(Target):
     key = "ws"
     title = "baseline: bare websockets relay"
 
-    def start(self) -> None:
+    def serve(self) -> None:
+        self.port = free_port()
         process = self.procs.start(self.key, [PYTHON, str(BENCH / "baseline_ws.py"), str(self.port)])
         self.servers.append(process)
         wait_for_port(self.port, process, self.key)
 
 
 def daphne_argv(port: int, application: str) -> list[str]:
-    return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "1", application]
+    return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", application]
 
 
 class BareChannels(Target):
@@ -205,7 +226,8 @@ class BareChannels(Target):
         self.key = f"channels-{LAYER_NAMES[layer]}"
         self.title = f"baseline: bare Channels relay, {LAYER_NAMES[layer]} layer"
 
-    def start(self) -> None:
+    def serve(self) -> None:
+        self.port = free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT), REDIS_URL=self.redis_url, CHANNEL_LAYER_BACKEND=self.layer)
         process = self.procs.start(self.key, daphne_argv(self.port, "bench.baseline_channels:application"), env)
         self.servers.append(process)
@@ -238,7 +260,7 @@ class Parley(Target):
             env["DATABASE_CONN_MAX_AGE"] = str(self.args.conn_max_age)
         return env
 
-    def start(self) -> None:
+    def prepare(self) -> None:
         out = self.procs.log_dir / f"{self.key}-credentials.json"
         argv = [
             PYTHON, str(BENCH / "parley_setup.py"), "--out", str(out), "--origin", self.origin,
@@ -253,6 +275,9 @@ class Parley(Target):
         if code != 0:
             raise RuntimeError(f"Parley setup failed ({code}); see {self.procs.log_dir}/{self.key}-setup.log")
         self._credentials = json.loads(out.read_text())
+
+    def serve(self) -> None:
+        self.port = free_port()
         process = self.procs.start(self.key, daphne_argv(self.port, "config.asgi:application"), self.env())
         self.servers.append(process)
         wait_for_port(self.port, process, self.key)
@@ -266,11 +291,37 @@ class Parley(Target):
 
 
 def run_target(target: Target, args: argparse.Namespace, procs: Processes, redis_flush) -> dict:
+    """Traffic phases against one server; the idle-socket phase against a fresh one.
+
+    A fresh server for the memory figure keeps both measurements clean: 2,000 sockets
+    opening and closing must not disturb the latency steps, and the RSS delta must not
+    be hidden by heap that earlier traffic left free.
+    """
     print(f"== {target.title}", file=sys.stderr, flush=True)
-    redis_flush()
     started = time.monotonic()
-    target.start()
+    target.prepare()
+    traffic = [p for p in args.phases if p != "idle"]
+    result: dict = {}
+    if traffic:
+        result = run_generator(target, args, procs, redis_flush, traffic, "traffic")
+    if "idle" in args.phases:
+        idle = run_generator(target, args, procs, redis_flush, ["idle"], "idle")
+        result = {**idle, **result, "idle": idle.get("idle")}
+    result["title"] = target.title
+    result["key"] = target.key
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def run_generator(
+    target: Target, args: argparse.Namespace, procs: Processes, redis_flush, phases: list[str], name: str
+) -> dict:
+    redis_flush()
+    target.serve()
     try:
+        if args.profile and name == "traffic":
+            for path in target.profile(Path(args.results_dir), args.stamp):
+                print(f"  profiling into {path}", file=sys.stderr, flush=True)
         creds = target.credentials()
         config = {
             "app_url": f"ws://127.0.0.1:{target.port}/ws/app/",
@@ -285,31 +336,29 @@ def run_target(target: Target, args: argparse.Namespace, procs: Processes, redis
             "drain_seconds": args.drain_seconds,
             "saturation_ms": args.saturation_ms,
             "storm": {"seconds": args.storm_seconds, "preview_hz": args.preview_hz, "message_rate": args.storm_rate},
-            "phases": args.phases,
+            "phases": phases,
             "connect_concurrency": 20,
+            "settle_seconds": 8 if args.quick else 20,
             "timeout": args.target_timeout,
         }
-        config_path = procs.log_dir / f"{target.key}-config.json"
-        result_path = procs.log_dir / f"{target.key}-result.json"
+        config_path = procs.log_dir / f"{target.key}-{name}-config.json"
+        result_path = procs.log_dir / f"{target.key}-{name}-result.json"
+        log_path = procs.log_dir / f"{target.key}-{name}-loadgen.log"
         config_path.write_text(json.dumps(config))
         generator = procs.start(
-            f"{target.key}-loadgen", [PYTHON, str(BENCH / "loadgen.py"), str(config_path), str(result_path)]
+            f"{target.key}-{name}-loadgen", [PYTHON, str(BENCH / "loadgen.py"), str(config_path), str(result_path)]
         )
         generator.log.close()  # type: ignore[attr-defined]
         # Stream the generator's progress lines (its stderr goes to the log file).
         try:
-            code = _follow(generator, procs.log_dir / f"{target.key}-loadgen.log", args.target_timeout + 30)
+            code = _follow(generator, log_path, args.target_timeout + 30)
         finally:
             procs.stop(generator)
         if code != 0 or not result_path.exists():
-            raise RuntimeError(f"load generator failed ({code}); see {procs.log_dir}/{target.key}-loadgen.log")
-        result = json.loads(result_path.read_text())
+            raise RuntimeError(f"load generator failed ({code}); see {log_path}")
+        return json.loads(result_path.read_text())
     finally:
         target.stop()
-    result["title"] = target.title
-    result["key"] = target.key
-    result["wall_seconds"] = round(time.monotonic() - started, 1)
-    return result
 
 
 def _follow(process: subprocess.Popen, log_path: Path, timeout: float) -> int:
@@ -558,6 +607,8 @@ def report(results: list[dict], args: argparse.Namespace, machine: dict, started
         extra = []
         if result.get("errors"):
             extra.append(f"error frames {result['errors']}")
+        if result.get("connect_retries"):
+            extra.append(f"{result['connect_retries']} socket handshakes retried")
         if result.get("closed_sockets"):
             extra.append(f"{result['closed_sockets']} sockets dropped")
         if warm.get("visitors_without_conversation") or warm.get("undelivered"):
@@ -590,21 +641,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-sockets", type=int, default=None)
     parser.add_argument("--storm-seconds", type=float, default=None)
     parser.add_argument("--preview-hz", type=float, default=5.0)
-    parser.add_argument("--storm-rate", type=float, default=100.0, help="msg/s sent during the storm")
+    parser.add_argument("--storm-rate", type=float, default=None,
+                        help="msg/s sent during the storm (default: the lowest rate)")
     parser.add_argument("--phases", default="idle,rates,storm")
     parser.add_argument("--redis-url", default=None,
                         help="use this Redis instead of a private redis-server (pub/sub ignores db numbers!)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/parley_bench")
     parser.add_argument("--conn-max-age", type=int, default=None, help="DATABASE_CONN_MAX_AGE for Parley")
     parser.add_argument("--results-dir", default=str(BENCH / "results"))
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the servers with py-spy (pip install py-spy) into results/<stamp>-<server>-N.txt")
     args = parser.parse_args(argv)
     quick = args.quick
     args.rates = [float(r) for r in args.rates.split(",")] if args.rates else (
-        [50.0, 200.0, 800.0] if quick else [25.0, 50.0, 100.0, 200.0, 400.0, 800.0])
+        [25.0, 100.0, 400.0] if quick else [25.0, 50.0, 100.0, 200.0, 400.0, 800.0])
     args.step_seconds = args.step_seconds or (4.0 if quick else 10.0)
     args.drain_seconds = args.drain_seconds or (2.0 if quick else 3.0)
     args.idle_sockets = args.idle_sockets if args.idle_sockets is not None else (500 if quick else 2000)
     args.storm_seconds = args.storm_seconds or (4.0 if quick else 10.0)
+    args.storm_rate = args.storm_rate or min(args.rates)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if args.compare_layers is None:
         args.compare_layers = not quick
@@ -617,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started_at = dt.datetime.now(dt.UTC)
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    args.stamp = stamp
+    Path(args.results_dir).mkdir(parents=True, exist_ok=True)
     machine = machine_info()
     log_dir = Path(tempfile.mkdtemp(prefix=f"parley-bench-{stamp}-"))
     procs = Processes(log_dir)
