@@ -62,6 +62,11 @@ window.addEventListener("message", (event) => {
   else if (msg.type === "open") setOpen(true);
   else if (msg.type === "close") setOpen(false);
   else if (msg.type === "page") state.page = msg.page;
+  else if (msg.type === "token" && msg.token) {
+    state.token = msg.token;
+    backoff = 0;
+    connect();
+  }
 });
 
 function setOpen(open) {
@@ -436,6 +441,13 @@ function connect() {
     document.body.dataset.socket = "closed";
     clearTimeout(pingTimer);
     clearTimeout(pongTimer);
+    if (event.code === 4401 && !state.tokenRenewed) {
+      // The visitor token expired (a tab left open for weeks): the loader opens a new session.
+      state.tokenRenewed = true;
+      banner(S.reconnecting);
+      toHost({ type: "expired" });
+      return;
+    }
     if (event.code === 4401 || event.code === 4403) {
       banner(S.not_allowed);
       setComposeEnabled(false);

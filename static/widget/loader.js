@@ -92,6 +92,7 @@
     else if (m.type === "open") show(true);
     else if (m.type === "resize") box.style.setProperty("--h", Math.max(200, Math.min(+m.height || 0, 640)) + "px");
     else if (m.type === "session") Object.assign(session, m.session);
+    else if (m.type === "expired") sessionStart().then((s) => { session = s; send({ type: "token", token: s.token }); }, () => {});
   });
 
   // Single-page apps change the URL without a page load: report those too, once the title settles.
@@ -137,12 +138,12 @@
     host = d.createElement("div");
     host.setAttribute("data-parley", "");
     // Inline !important beats any host stylesheet, `* { all: unset !important }` included.
-    host.setAttribute("style", "all:initial!important;display:block!important;position:fixed!important;" +
-      "z-index:2147483647!important;top:auto!important;left:0!important;bottom:0!important;width:0!important;" +
-      "height:0!important;overflow:visible!important;transform:none!important;filter:none!important;");
+    // CSSOM, not a style attribute: a strict host CSP blocks the latter.
+    host.style.cssText = "all:initial!important;position:fixed!important;z-index:2147483647!important;" +
+      "left:0!important;bottom:0!important;width:0!important;height:0!important";
     root = host.attachShadow({ mode: "closed" });
     const side = cfg.position === "left" ? "left" : "right";
-    root.innerHTML = "<style>" +
+    const css =
       ":host{all:initial}*{box-sizing:border-box}" +
       ".w{all:initial;font:14px/1.3 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;--h:640px}" +
       ".l{all:initial;box-sizing:border-box;position:fixed;bottom:20px;" + side + ":20px;min-width:56px;height:56px;border-radius:28px;" +
@@ -156,8 +157,12 @@
       ".f{all:initial;box-sizing:border-box;position:fixed;bottom:88px;" + side + ":20px;width:380px;height:min(var(--h),calc(100vh - 108px));" +
       "border:0;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.3);background:#fff;display:none;color-scheme:light}" +
       ".o .f{display:block}" +
-      "@media (max-width:480px){.o .f{inset:0;width:100%;height:100%;border-radius:0}.o .l{display:none}}" +
-      "</style><div class='w'><button class='l' type='button' aria-expanded='false'>" +
+      "@media (max-width:480px){.o .f{inset:0;width:100%;height:100%;border-radius:0}.o .l{display:none}}";
+    // A constructed sheet is CSSOM, which a strict host CSP (no 'unsafe-inline' styles) allows.
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+    root.innerHTML = "<div class='w'><button class='l' type='button' aria-expanded='false'>" +
       "<svg class='i' viewBox='0 0 24 24' aria-hidden='true'><path d='M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'/></svg>" +
       "<svg class='x' viewBox='0 0 24 24' aria-hidden='true'><path d='M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z'/></svg>" +
       "<span class='t'></span><span class='b' hidden aria-live='polite'></span></button></div>";
@@ -173,10 +178,17 @@
     watch();
   };
 
+  const sessionStart = () => api("session", Object.assign({ key, anonymous_id: anon, language: navigator.language || "" }, page()))
+    .then((s) => {
+      // The server keeps a malformed id out and issues its own: remember that one.
+      if (s.visitor && s.visitor.anonymous_id && s.visitor.anonymous_id !== anon) store("parley:vid", anon = s.visitor.anonymous_id);
+      return s;
+    });
+
   const start = () => {
     const cfgReq = fetch(base + "/widget/config/" + encodeURIComponent(key) + ".json?lang=" + lang)
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)));
-    const sessReq = api("session", Object.assign({ key, anonymous_id: anon, language: navigator.language || "" }, page()));
+    const sessReq = sessionStart();
     Promise.all([cfgReq, sessReq]).then(([c, s]) => {
       cfg = c;
       session = s;

@@ -185,7 +185,12 @@ HOST_PAGE = """<!doctype html>
 </body></html>
 """
 
-HOSTILE_CSS = """<style>
+# A strict CSP too: no inline styles but the page's own (nonce), so the launcher must style itself through CSSOM.
+HOSTILE_CSP = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'self\'; script-src {base}; '
+    "connect-src {base} {ws}; frame-src {base}; style-src 'nonce-hostile'\">"
+)
+HOSTILE_CSS = """<style nonce="hostile">
 * { all: unset !important; }
 html, body { font-family: "Comic Sans MS", fantasy !important; font-size: 31px !important; color: lime !important; }
 iframe, button, div { border: 9px dashed red !important; z-index: 1 !important; }
@@ -208,7 +213,8 @@ def host_site(parley: LiveParley) -> Iterator[str]:
     pages = {
         "index.html": HOST_PAGE.format(title="Acme Shop", head="", body="", base=parley.base_url, key=parley.key),
         "hostile.html": HOST_PAGE.format(
-            title="Hostile shop", head=HOSTILE_CSS,
+            title="Hostile shop",
+            head=HOSTILE_CSP.format(base=parley.base_url, ws=parley.ws_url) + HOSTILE_CSS,
             body='<div class="overlay"></div><div class="sticky">cookie banner</div>',
             base=parley.base_url, key=parley.key,
         ),

@@ -241,6 +241,10 @@ def test_visitor_chats_with_an_operator_through_navigation_and_a_lost_connection
     frame.locator("#pw-rate-comment").fill("Quick and <i>kind</i>")
     frame.locator("#pw-rate button[type=submit]").click()
     frame.locator("#pw-rate [data-done]:not([hidden])").wait_for()
+    # "Email me the transcript" (the email goes out through Celery; the Django tests read it).
+    frame.locator("#pw-tr-email").fill("ann@example.com")
+    frame.locator("#pw-transcript button[type=submit]").click()
+    frame.locator("#pw-transcript [data-done]:not([hidden])", has_text="ann@example.com").wait_for()
     rated = operator.wait_for(lambda f: f.get("type") == "conversation" and f.get("event") == "rated")
     assert rated["conversation"]["rating"] == "good"
     [(rating, comment)] = parley.sql(

@@ -79,3 +79,10 @@ def test_hostile_tenant_text_is_escaped_in_the_frame(client, tenant):
     content = client.get(frame_url(tenant)).content.decode()
     assert "<script>alert(1)" not in content
     assert boot(client.get(frame_url(tenant)))["config"]["greeting_new"] == hostile
+
+
+def test_frame_ancestors_ignore_domains_that_would_inject_directives(tenant):
+    from apps.widget.selectors import frame_ancestors
+
+    tenant.allowed_domains = "good.example\nevil.example; script-src *\n'self'"
+    assert frame_ancestors(tenant=tenant) == "frame-ancestors https://good.example:* http://good.example:*"
