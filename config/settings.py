@@ -205,6 +205,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Each tenant's inbound address is <token>@PARLEY_INBOUND_DOMAIN.
 PARLEY_INBOUND_DOMAIN = env_str("PARLEY_INBOUND_DOMAIN", "inbound.localhost")
 PARLEY_INVITATION_MAX_AGE = env_int("PARLEY_INVITATION_MAX_AGE", 7 * 24 * 3600)
+# Largest file a visitor or an operator may send in a chat.
+PARLEY_ATTACHMENT_MAX_BYTES = env_int("PARLEY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

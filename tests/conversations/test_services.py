@@ -306,8 +306,10 @@ def media(settings, tmp_path):
     return tmp_path
 
 
-def test_an_image_upload_is_verified_and_stored_under_a_random_name(tenant, conversation, media):
-    attachment = upload(tenant, conversation, png_bytes((7, 5)), "../../etc/photo.png", content_type="text/html")
+def test_an_image_upload_is_verified_and_stored_under_a_random_name(tenant, conversation, media, layer, publish):
+    with publish():
+        attachment = upload(tenant, conversation, png_bytes((7, 5)), "../../etc/photo.png", content_type="text/html")
+    assert layer.sent == []  # nothing to announce until it is sent in a message
     assert attachment.content_type == "image/png"
     assert (attachment.width, attachment.height) == (7, 5)
     assert attachment.filename == "photo.png"
