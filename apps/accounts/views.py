@@ -10,6 +10,7 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from allauth.account.utils import perform_login
+from allauth.core import ratelimit
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
@@ -72,6 +73,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.membership is not None:
         return redirect("get_started")
+    # Signup is public and each success creates a company: allauth's "signup" rate limit applies.
+    if request.method == "POST" and (limited := ratelimit.consume_or_429(request, action="signup")):
+        return limited
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

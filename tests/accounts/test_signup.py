@@ -135,3 +135,11 @@ def test_get_started_needs_a_login(client):
     response = client.get(reverse("get_started"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_signup_attempts_are_rate_limited(client, settings):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "2/m/ip"}
+    for _ in range(2):
+        assert client.post(reverse("signup"), {**GOOD, "password": "1"}).status_code == 200
+    assert client.post(reverse("signup"), GOOD).status_code == 429
+    assert row_counts() == (0, 0, 0)
