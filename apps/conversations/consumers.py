@@ -85,6 +85,11 @@ class TokenBucket:
         return False
 
 
+def visitor_group(visitor_id: int) -> str:
+    """All sockets of one visitor (their tabs). Carries only `visitor.follow` between consumers."""
+    return f"v{visitor_id}"
+
+
 def in_tenant_scope(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Turn a sync `fn(tenant, **kwargs)` into an awaitable that runs in a DB thread inside the tenant's scope."""
 
@@ -203,12 +208,14 @@ def visitor_conversation_check(tenant: Tenant, *, visitor: Visitor, conversation
 @in_tenant_scope
 def visitor_send(
     tenant: Tenant, *, visitor: Visitor, conversation_id: int | None, client_id: str, body: str, attachments: list
-) -> tuple[int, str]:
-    """Store the visitor's message (once per client id); start a conversation if none is open."""
+) -> tuple[int, bool, str]:
+    """Store the visitor's message (once per client id) in the named or the open conversation.
+
+    Returns `(conversation id, whether the conversation was started now, ack frame)`.
+    """
+    started = False
     if conversation_id is None:
-        conversation = selectors.open_conversation_for_visitor(tenant=tenant, visitor=visitor)
-        if conversation is None:
-            conversation = services.conversation_start(tenant=tenant, visitor=visitor)
+        conversation, started = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
     else:
         conversation = selectors.conversation_for_visitor(
             tenant=tenant, visitor=visitor, conversation_id=conversation_id
@@ -221,7 +228,7 @@ def visitor_send(
         client_id=client_id,
         attachment_tokens=attachments,
     )
-    return conversation.pk, frames.dumps(frames.ack_frame(message, audience="visitor"))
+    return conversation.pk, started, frames.dumps(frames.ack_frame(message, audience="visitor"))
 
 
 @in_tenant_scope
@@ -479,6 +486,7 @@ class VisitorConsumer(ParleySocket):
         self.draft_next_at = 0.0
         self.draft_pending: tuple[int, str] | None = None
         self.draft_task: asyncio.Task | None = None
+        await self.join(visitor_group(self.visitor.pk))
         open_conversation = await visitor_open_conversation(self.tenant, visitor=self.visitor)
         last_seq = 0
         if open_conversation is not None:
@@ -532,7 +540,7 @@ class VisitorConsumer(ParleySocket):
         attachments = frame.get("attachments") or []
         if not isinstance(attachments, list):
             raise FrameError("bad_frame", field="attachments")
-        conversation_id, ack = await visitor_send(
+        conversation_id, started, ack = await visitor_send(
             self.tenant,
             visitor=self.visitor,
             conversation_id=conversation_id,
@@ -544,6 +552,16 @@ class VisitorConsumer(ParleySocket):
             self.current_conversation = conversation_id
         await self.follow(conversation_id)
         await self.send(text_data=ack)
+        if started:
+            # The visitor's other tabs hear the new chat from now on, not only after their own first send.
+            await self.channel_layer.group_send(
+                visitor_group(self.visitor.pk), {"type": "visitor.follow", "conversation": conversation_id}
+            )
+
+    async def visitor_follow(self, event: dict) -> None:
+        """Another socket of this visitor started a conversation: hear its broadcasts too."""
+        self.current_conversation = self.current_conversation or event["conversation"]
+        await self.follow(event["conversation"])
 
     async def handle_resume(self, frame: dict) -> None:
         targets = _resume_targets(frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -266,7 +267,7 @@ def _operator_says(conversation_id: int, membership, bodies: list[str]) -> None:
             author_type="operator",
             author=membership,
             body=body,
-            client_id=f"op-{index}-{body[:8]}",
+            client_id=f"op-{index}-{uuid.uuid4().hex[:8]}",
         )
 
 
@@ -444,3 +445,19 @@ async def test_read_receipts_reach_the_other_side(visitor_socket, operator_socke
     await visitor_socket.send({"type": "read", "conversation": conversation.pk, "seq": 2})
     receipt = await operator_socket.recv_type("read")
     assert receipt == {"type": "read", "conversation": conversation.pk, "side": "visitor", "seq": 2}
+
+
+async def test_a_second_tab_hears_the_chat_the_first_tab_started(sockets, visitor_token, operator):
+    first_tab, _ = await sockets(f"/ws/widget/?token={visitor_token}")
+    second_tab, hello = await sockets(f"/ws/widget/?token={visitor_token}")
+    assert hello["conversation"] is None
+    await first_tab.send({"type": "send", "client_id": "tab-1", "body": "from the first tab"})
+    conversation_id = (await first_tab.recv_type("ack"))["conversation"]
+    # The follow event travels through the channel layer: give it a moment, without racing it.
+    for _ in range(50):
+        await database_sync_to_async(_operator_says)(conversation_id, operator, ["hello both tabs"])
+        assert (await first_tab.recv_type("message"))["message"]["body"] == "hello both tabs"
+        if not await second_tab.communicator.receive_nothing(0.1):
+            break
+    seen = await second_tab.recv_type("message")
+    assert (seen["conversation"], seen["message"]["body"]) == (conversation_id, "hello both tabs")
