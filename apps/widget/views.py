@@ -103,7 +103,8 @@ def frame(request: HttpRequest, key: str) -> HttpResponse:
         }
         response = render(request, "widget/frame.html", context)
     response["Content-Language"] = language
-    response["Cache-Control"] = "private, no-cache"
+    # The same for every visitor of a site (key, language and host are in the URL).
+    response["Cache-Control"] = "public, max-age=60"
     response["Referrer-Policy"] = "strict-origin-when-cross-origin"
     response["Content-Security-Policy"] = "; ".join(
         [
@@ -211,6 +212,8 @@ def contact(request: HttpRequest) -> JsonResponse:
         raise NotFound()
     if not origin_allowed(tenant, request.headers.get("Origin")):
         raise Forbidden(_("The chat is not available on this site."))
+    if _over_budget(f"widget:contact:{tenant.widget_key}:{request.META.get('REMOTE_ADDR', '')}", CONTACTS_PER_HOUR):
+        raise RateLimited()
     form = ContactForm(data)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
@@ -228,6 +231,24 @@ def contact(request: HttpRequest) -> JsonResponse:
         language=translation.get_language() or "",
     )
     return JsonResponse({"conversation": {"id": conversation.pk, "status": conversation.status}}, status=201)
+
+
+CONTACTS_PER_HOUR = 10
+
+
+class RateLimited(ConversationError):
+    code = "rate_limited"
+    http_status = 429
+    default_message = _("Too many messages. Please try again later.")
+
+
+def _over_budget(counter: str, limit: int, timeout: int = 3600) -> bool:
+    """Count one use of `counter`; True once it exceeds `limit` (a cache outage allows the call)."""
+    try:
+        cache.add(counter, 0, timeout=timeout)
+        return cache.incr(counter) > limit
+    except Exception:  # noqa: BLE001 - a cache outage must not block the visitor
+        return False
 
 
 def _own_conversation(tenant: Tenant, visitor: Visitor, data: dict):
@@ -271,12 +292,7 @@ def transcript(request: HttpRequest) -> JsonResponse:
         raise BadInput(form.errors["email"][0], field="email")
     # created_at in the key: ids restart on a fresh database, conversations do not share a birth time.
     counter = f"widget:transcripts:{conversation.pk}:{conversation.created_at.timestamp():.6f}"
-    try:
-        cache.add(counter, 0, timeout=24 * 3600)
-        sent = cache.incr(counter)
-    except Exception:  # noqa: BLE001 - a cache outage must not block the visitor
-        sent = 1
-    if sent > TRANSCRIPTS_PER_CONVERSATION:
+    if _over_budget(counter, TRANSCRIPTS_PER_CONVERSATION, timeout=24 * 3600):
         raise Forbidden(_("The transcript was already sent several times."))
     email = form.cleaned_data["email"]
     language = translation.get_language() or ""

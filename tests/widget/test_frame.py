@@ -37,6 +37,7 @@ def test_frame_may_be_framed_only_by_the_tenants_domains(client, tenant):
     response = client.get(frame_url(tenant))
     assert response.status_code == 200
     assert "X-Frame-Options" not in response
+    assert "public" in response["Cache-Control"]
     ancestors = csp(response)["frame-ancestors"].split()
     assert "https://shop.example.com:*" in ancestors
     assert "https://*.acme.test:*" in ancestors and "https://acme.test:*" in ancestors

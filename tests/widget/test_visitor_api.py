@@ -215,3 +215,11 @@ def test_transcript_is_sent_at_most_three_times_per_conversation(client, convers
     payload = {"conversation": conversation.pk, "email": "a@example.com"}
     answers = [post(client, "transcript", payload, **visitor_auth).status_code for _ in range(4)]
     assert answers == [202, 202, 202, 403]
+
+
+def test_contact_form_is_rate_limited_per_address(client, tenant):
+    from apps.widget.views import CONTACTS_PER_HOUR
+
+    answers = [post(client, "contact", contact_data(tenant)).status_code for _ in range(CONTACTS_PER_HOUR + 1)]
+    assert answers[:-1] == [201] * CONTACTS_PER_HOUR
+    assert answers[-1] == 429
