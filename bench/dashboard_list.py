@@ -41,6 +41,8 @@ def ensure_database() -> None:
 
 def setup_django() -> None:
     os.environ["DATABASE_URL"] = f"{PG_BASE}/{DB_NAME}"
+    # Persistent connections, as production runs: otherwise every request pays a PostgreSQL connect.
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DJANGO_SECURE_SSL", "0")
     os.environ.setdefault("PARLEY_PLAIN_STATIC", "1")
@@ -221,9 +223,11 @@ def main() -> int:
     seed("dash-neighbour", max(1000, args.rows // 5))
     from django.db import connection
 
+    load = os.getloadavg()[0]
     print(f"\nConversation list endpoint, {args.rows:,} conversations in the tenant "
           f"(+ {max(1000, args.rows // 5):,} in a neighbour), PostgreSQL {connection.pg_version // 10000}, "
-          f"{args.iterations} requests each, Django test client (full middleware)\n")
+          f"{args.iterations} requests each, Django test client (full middleware), "
+          f"{os.cpu_count()} CPUs, load average {load:.1f}\n")
     print("| box | rows | SQL queries | p50 ms | p95 ms | max ms | JSON bytes |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, rows, queries, p50, p95, worst, size in time_list(args.iterations):

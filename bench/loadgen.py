@@ -112,6 +112,7 @@ class Visitor:
     tenant: int
     index: int
     token: str
+    ordinal: int = 0
     ws: ClientConnection | None = None
     conversation: int | None = None
 
@@ -121,6 +122,7 @@ class Operator:
     tenant: int
     index: int
     cookie: str
+    ordinal: int = 0
     ws: ClientConnection | None = None
 
 
@@ -240,26 +242,28 @@ class LoadGenerator:
             state.closed_sockets += 1
 
     async def connect_all(self) -> None:
-        app_url = self.config["app_url"]
-        widget_url = self.config["widget_url"]
+        app_urls = self.config["app_urls"]
+        widget_urls = self.config["widget_urls"]
         semaphore = asyncio.Semaphore(self.config.get("connect_concurrency", 20))
 
         async def open_operator(operator: Operator) -> None:
             async with semaphore:
-                operator.ws = await self._connect(app_url, operator.cookie)
+                url = app_urls[operator.ordinal % len(app_urls)]
+                operator.ws = await self._connect(url, operator.cookie)
             self._spawn(self._operator_reader(operator))
 
         async def open_visitor(visitor: Visitor) -> None:
             async with semaphore:
-                visitor.ws = await self._connect(widget_url.format(token=visitor.token), None)
+                url = widget_urls[visitor.ordinal % len(widget_urls)]
+                visitor.ws = await self._connect(url.format(token=visitor.token), None)
             self._spawn(self._visitor_reader(visitor))
 
         for tenant_index, tenant in enumerate(self.config["tenants"]):
             self.ops_per_tenant[tenant_index] = len(tenant["operators"])
             for index, cookie in enumerate(tenant["operators"]):
-                self.operators.append(Operator(tenant_index, index, cookie))
+                self.operators.append(Operator(tenant_index, index, cookie, ordinal=len(self.operators)))
             for index, token in enumerate(tenant["visitors"]):
-                self.visitors.append(Visitor(tenant_index, index, token))
+                self.visitors.append(Visitor(tenant_index, index, token, ordinal=len(self.visitors)))
         await asyncio.gather(*(open_operator(op) for op in self.operators))
         # Interleave tenants so that round-robin over `self.visitors` spreads load evenly.
         self.visitors.sort(key=lambda v: (v.index, v.tenant))
@@ -464,7 +468,7 @@ class LoadGenerator:
 
     async def run_idle(self, tokens: list[str]) -> dict:
         """RSS growth of the server per idle widget socket."""
-        widget_url = self.config["widget_url"]
+        widget_urls = self.config["widget_urls"]
         semaphore = asyncio.Semaphore(self.config.get("connect_concurrency", 20))
         sockets: list[ClientConnection] = []
         failures: dict[str, int] = {}
@@ -472,15 +476,16 @@ class LoadGenerator:
         rss0 = proc_rss_kib(self.pids)
         t0 = time.monotonic()
 
-        async def open_one(token: str) -> None:
+        async def open_one(index: int, token: str) -> None:
+            url = widget_urls[index % len(widget_urls)]
             async with semaphore:
                 try:
-                    sockets.append(await self._connect(widget_url.format(token=token), None))
+                    sockets.append(await self._connect(url.format(token=token), None))
                 except Exception as exc:  # noqa: BLE001
                     name = type(exc).__name__
                     failures[name] = failures.get(name, 0) + 1
 
-        await asyncio.gather(*(open_one(t) for t in tokens))
+        await asyncio.gather(*(open_one(i, t) for i, t in enumerate(tokens)))
         connect_seconds = time.monotonic() - t0
         # Let the server finish joining groups etc., then sample RSS.
         await asyncio.sleep(3.0)

@@ -152,13 +152,13 @@ class Target:
         self.args = args
         self.procs = procs
         self.redis_url = redis_url
-        self.port = free_port()
+        self.ports: list[int] = [free_port()]
         self.servers: list[subprocess.Popen] = []
         self.profilers: list[subprocess.Popen] = []
 
     @property
     def origin(self) -> str:
-        return f"http://localhost:{self.port}"
+        return f"http://localhost:{self.ports[0]}"
 
     def credentials(self) -> dict:
         """Fake credentials that carry the tenant (the baselines' convention)."""
@@ -206,14 +206,24 @@ class BareWebsockets(Target):
     title = "baseline: bare websockets relay"
 
     def serve(self) -> None:
-        self.port = free_port()
-        process = self.procs.start(self.key, [PYTHON, str(BENCH / "baseline_ws.py"), str(self.port)])
+        self.ports = [free_port()]
+        process = self.procs.start(self.key, [PYTHON, str(BENCH / "baseline_ws.py"), str(self.ports[0])])
         self.servers.append(process)
-        wait_for_port(self.port, process, self.key)
+        wait_for_port(self.ports[0], process, self.key)
 
 
 def daphne_argv(port: int, application: str) -> list[str]:
     return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", application]
+
+
+def serve_daphne(target: Target, application: str, env: dict) -> None:
+    """`--processes` daphne processes; the generator spreads sockets over them round-robin."""
+    target.ports = [free_port() for _ in range(target.args.processes)]
+    for index, port in enumerate(target.ports):
+        name = target.key if index == 0 else f"{target.key}-{index}"
+        target.servers.append(target.procs.start(name, daphne_argv(port, application), env))
+    for port, process in zip(target.ports, target.servers, strict=True):
+        wait_for_port(port, process, target.key)
 
 
 class BareChannels(Target):
@@ -227,11 +237,8 @@ class BareChannels(Target):
         self.title = f"baseline: bare Channels relay, {LAYER_NAMES[layer]} layer"
 
     def serve(self) -> None:
-        self.port = free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT), REDIS_URL=self.redis_url, CHANNEL_LAYER_BACKEND=self.layer)
-        process = self.procs.start(self.key, daphne_argv(self.port, "bench.baseline_channels:application"), env)
-        self.servers.append(process)
-        wait_for_port(self.port, process, self.key)
+        serve_daphne(self, "bench.baseline_channels:application", env)
 
 
 class Parley(Target):
@@ -277,10 +284,8 @@ class Parley(Target):
         self._credentials = json.loads(out.read_text())
 
     def serve(self) -> None:
-        self.port = free_port()
-        process = self.procs.start(self.key, daphne_argv(self.port, "config.asgi:application"), self.env())
-        self.servers.append(process)
-        wait_for_port(self.port, process, self.key)
+        self.ports = [free_port() for _ in range(self.args.processes)]
+        serve_daphne(self, "config.asgi:application", self.env())
 
     def credentials(self) -> dict:
         assert self._credentials is not None
@@ -324,8 +329,8 @@ def run_generator(
                 print(f"  profiling into {path}", file=sys.stderr, flush=True)
         creds = target.credentials()
         config = {
-            "app_url": f"ws://127.0.0.1:{target.port}/ws/app/",
-            "widget_url": f"ws://127.0.0.1:{target.port}/ws/widget/?token={{token}}",
+            "app_urls": [f"ws://127.0.0.1:{port}/ws/app/" for port in target.ports],
+            "widget_urls": [f"ws://127.0.0.1:{port}/ws/widget/?token={{token}}" for port in target.ports],
             "origin": target.origin,
             "server_pids": [p.pid for p in target.servers],
             "aux_pids": {"redis": args.redis_pid} if args.redis_pid else {},
@@ -581,7 +586,8 @@ def report(results: list[dict], args: argparse.Namespace, machine: dict, started
         f" a step with p99 > {args.saturation_ms:g} ms or > 1 % lost stops the escalation",
         f"- idle: {args.idle_sockets} extra widget sockets; storm: {args.preview_hz:g} typing previews/s per visitor"
         f" + {args.storm_rate:g} msg/s for {args.storm_seconds:g} s",
-        f"- default channel layer: {LAYER_NAMES[args.layer]}; Redis: {args.redis_desc};"
+        f"- daphne processes per server: {args.processes} (the websockets baseline: 1);"
+        f" default channel layer: {LAYER_NAMES[args.layer]}; Redis: {args.redis_desc};"
         f" PostgreSQL: {args.database_url.rsplit('@', 1)[-1]}; DATABASE_CONN_MAX_AGE:"
         f" {args.conn_max_age if args.conn_max_age is not None else 'settings default'}",
         "",
@@ -631,6 +637,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layer", default=PUBSUB, choices=[PUBSUB, CORE], help="layer of the baseline and Parley")
     parser.add_argument("--compare-layers", action=argparse.BooleanOptionalAction, default=None,
                         help="also run Parley on the other layer (default: on in full mode)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="daphne processes for the Channels baseline and Parley (sockets spread round-robin)")
     parser.add_argument("--tenants", type=int, default=4)
     parser.add_argument("--operators", type=int, default=5, help="operator sockets per tenant")
     parser.add_argument("--visitors", type=int, default=20, help="widget sockets per tenant that send")
