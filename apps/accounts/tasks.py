@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 from apps.accounts.models import Invitation, Tenant
 from apps.core.tenancy import tenant_task
@@ -21,13 +23,15 @@ def invitation_send_email(tenant: Tenant, invitation_id: int, language: str) -> 
     invitation = Invitation.objects.select_related("invited_by").filter(pk=invitation_id).first()
     if invitation is None or invitation.accepted_at is not None or invitation.is_expired:
         return
-    with translation.override(language):
+    # The expiry is shown in the company's time zone, which is the invitee's clock too.
+    with translation.override(language), timezone.override(zoneinfo.ZoneInfo(tenant.time_zone)):
         context = {
             "tenant": tenant,
             "inviter": invitation.invited_by,
             "role": invitation.get_role_display(),
             "url": invitation_url(invitation),
             "expires_at": invitation.expires_at,
+            "time_zone": tenant.time_zone,
         }
         subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
         body = render_to_string("accounts/email/invitation_message.txt", context)

@@ -34,6 +34,8 @@ def link_from(message) -> str:
 
 
 def test_create_emails_a_signed_link_after_commit(tenant, owner, django_capture_on_commit_callbacks, settings):
+    tenant.time_zone = "Europe/Warsaw"
+    tenant.save()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         invitation = services.invitation_create(
             tenant=tenant, email=" New.Person@ACME.test ", role=Role.ADMIN, invited_by=owner.user
@@ -50,6 +52,7 @@ def test_create_emails_a_signed_link_after_commit(tenant, owner, django_capture_
     assert message.to == ["new.person@acme.test"]
     assert "Acme" in message.subject
     assert link_from(message) == reverse("invitation_accept", kwargs={"token": invitation_token(invitation)})
+    assert "(Europe/Warsaw)" in message.body  # the expiry is told on the company's clock
 
 
 def test_the_email_is_translated(tenant, owner, django_capture_on_commit_callbacks):
