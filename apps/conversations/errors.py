@@ -75,3 +75,9 @@ class InvalidVisitorToken(ConversationError):
     code = "unauthorized"
     http_status = 401
     default_message = _("Your chat session has expired. Please reload the page.")
+
+
+class RateLimited(ConversationError):
+    code = "rate_limited"
+    http_status = 429
+    default_message = _("Too many requests. Please wait a moment and try again.")

@@ -31,6 +31,7 @@ from apps.conversations.errors import (
     Forbidden,
     InvalidVisitorToken,
     NotFound,
+    RateLimited,
 )
 from apps.conversations.models import Attachment, Conversation, Visitor
 from apps.conversations.tokens import (
@@ -40,12 +41,17 @@ from apps.conversations.tokens import (
     visitor_token_issue,
     visitor_token_read,
 )
+from apps.core.ratelimit import client_address, rate_limit_exceeded
 from apps.core.tenancy import tenant_scope
 
 JSON_BODY_MAX_BYTES = 16 * 1024
 # Multipart framing around the file itself.
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 CORS_MAX_AGE = "600"
+# Per minute: sessions per widget key and address (a visitor opens one per page view),
+# and calls per visitor for each token-authenticated endpoint.
+SESSION_RATE_PER_MINUTE = 60
+VISITOR_RATE_PER_MINUTE = {"pageview": 60, "messages": 120, "upload": 20, "attachment": 300}
 
 
 def _json(data: dict[str, Any], status: int = 200) -> JsonResponse:
@@ -133,7 +139,9 @@ def _bearer(request: HttpRequest, *, allow_query: bool = False) -> str | None:
     return None
 
 
-def _authenticate_visitor(request: HttpRequest, *, allow_query: bool = False) -> tuple[Tenant, Visitor]:
+def _authenticate_visitor(
+    request: HttpRequest, *, action: str, allow_query: bool = False
+) -> tuple[Tenant, Visitor]:
     """The tenant and visitor of the request's visitor token; a foreign `Origin` is refused."""
     token = _bearer(request, allow_query=allow_query)
     if token is None:
@@ -150,6 +158,9 @@ def _authenticate_visitor(request: HttpRequest, *, allow_query: bool = False) ->
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(tenant, origin):
         raise Forbidden(_("This site may not use this chat."))
+    limit = VISITOR_RATE_PER_MINUTE[action]
+    if rate_limit_exceeded(f"widget:{action}:{tenant.pk}:{visitor.pk}", limit=limit, period=60):
+        raise RateLimited()
     return tenant, visitor
 
 
@@ -185,6 +196,9 @@ def widget_session(request: HttpRequest) -> HttpResponse:
     request.widget_tenant = tenant
     if not origin_allowed(tenant, request.headers.get("Origin")):
         raise Forbidden(_("This site may not use this chat."))
+    session_key = f"widget:session:{tenant.pk}:{client_address(request)}"
+    if rate_limit_exceeded(session_key, limit=SESSION_RATE_PER_MINUTE, period=60):
+        raise RateLimited()
     visitor = services.visitor_identify(
         tenant=tenant,
         anonymous_id=data.get("anonymous_id"),
@@ -214,7 +228,7 @@ def widget_session(request: HttpRequest) -> HttpResponse:
 
 @widget_endpoint("POST")
 def widget_pageview(request: HttpRequest) -> HttpResponse:
-    tenant, visitor = _authenticate_visitor(request)
+    tenant, visitor = _authenticate_visitor(request, action="pageview")
     data = _read_json(request)
     services.page_view_record(
         tenant=tenant,
@@ -229,7 +243,7 @@ def widget_pageview(request: HttpRequest) -> HttpResponse:
 @widget_endpoint("GET")
 def widget_messages(request: HttpRequest) -> HttpResponse:
     """The HTTP fallback of `resume`: public messages after `after` in one of the visitor's conversations."""
-    tenant, visitor = _authenticate_visitor(request)
+    tenant, visitor = _authenticate_visitor(request, action="messages")
     conversation = selectors.conversation_for_visitor(
         tenant=tenant, visitor=visitor, conversation_id=request.GET.get("conversation")
     )
@@ -252,7 +266,7 @@ def widget_messages(request: HttpRequest) -> HttpResponse:
 @widget_endpoint("POST")
 def widget_upload(request: HttpRequest) -> HttpResponse:
     """A visitor's file, for one of their conversations (omitted: the open one, else a new one)."""
-    tenant, visitor = _authenticate_visitor(request)
+    tenant, visitor = _authenticate_visitor(request, action="upload")
     if _upload_too_large(request):
         raise AttachmentTooLarge()
     upload = request.FILES.get("file")
@@ -297,7 +311,7 @@ def operator_upload(request: HttpRequest) -> HttpResponse:
 
 
 def _attachment_for_visitor(request: HttpRequest, token: str) -> Attachment:
-    tenant, visitor = _authenticate_visitor(request, allow_query=True)
+    tenant, visitor = _authenticate_visitor(request, action="attachment", allow_query=True)
     with tenant_scope(tenant):
         attachment = (
             Attachment.objects.filter(tenant=tenant, token=token, conversation__visitor=visitor)
