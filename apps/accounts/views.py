@@ -16,18 +16,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import selectors, services
 from apps.accounts.forms import InvitationAcceptForm, InvitationCreateForm, SignupForm
 from apps.accounts.invitations import InvitationError
 from apps.accounts.models import Membership
-from apps.core.tenancy import select_tenant
+from apps.core.tenancy import memberships_for, select_tenant
 
 View = Callable[..., HttpResponse]
 
@@ -126,6 +127,23 @@ def team_invite(request: HttpRequest) -> HttpResponse:
         "invitation_days": max(1, settings.PARLEY_INVITATION_MAX_AGE // 86400),
     }
     return render(request, "accounts/team_invite.html", context)
+
+
+@login_required
+@require_POST
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    """Work in another company the person belongs to; any other id is answered as missing."""
+    tenant_id = request.POST.get("tenant", "")
+    membership = next((m for m in memberships_for(request.user) if str(m.tenant_id) == tenant_id), None)
+    if membership is None:
+        raise Http404
+    select_tenant(request, membership.tenant)
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("get_started")
+    return redirect(next_url)
 
 
 def _invitation_refused(request: HttpRequest, error: InvitationError) -> HttpResponse:

@@ -103,3 +103,31 @@ def test_seed_demo_is_idempotent(capsys, settings):
     for path in ("/signup/", "/accounts/login/", "/admin/", "/app/", "/get-started/"):
         assert f"{settings.PARLEY_BASE_URL}{path}" in first
     assert "owner@demo.parley.test" in first and "parley-demo-2026" in first
+
+
+def test_a_member_of_two_companies_switches_between_them(client, operator, tenant, other_tenant):
+    from tests import factories
+
+    with scopes_disabled():
+        factories.MembershipFactory(tenant=other_tenant, user=operator.user, role=Role.ADMIN)
+    client.login(email=operator.user.email, password=PASSWORD)
+    assert client.get(reverse("get_started")).context["tenant"] == tenant
+    assert reverse("tenant_switch") in client.get(reverse("get_started")).content.decode()
+
+    response = client.post(reverse("tenant_switch"), {"tenant": other_tenant.pk, "next": "/team/invite/"})
+
+    assert response["Location"] == "/team/invite/"
+    assert client.get(reverse("get_started")).context["tenant"] == other_tenant
+
+
+def test_switching_to_a_company_one_is_not_in_is_answered_as_missing(client, operator, other_tenant):
+    client.login(email=operator.user.email, password=PASSWORD)
+    for tenant_id in (other_tenant.pk, 999999, "x"):
+        assert client.post(reverse("tenant_switch"), {"tenant": tenant_id}).status_code == 404
+    assert client.get(reverse("get_started")).context["tenant"] == operator.tenant
+
+
+def test_switch_refuses_an_offsite_next(client, operator):
+    client.login(email=operator.user.email, password=PASSWORD)
+    response = client.post(reverse("tenant_switch"), {"tenant": operator.tenant_id, "next": "https://evil.test/"})
+    assert response["Location"] == reverse("get_started")
