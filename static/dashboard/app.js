@@ -363,7 +363,9 @@ async function accept(id) {
     target = oldest.id;
   }
   notify.stopBlinking();
+  accepting.add(target);
   const answer = await act({ type: "accept", conversation: target });
+  setTimeout(() => accepting.delete(target), 5000);
   if (answer) {
     if (state.selected !== target) await openChat(target);
     focusReply();
@@ -495,8 +497,16 @@ async function ensureSummary(id) {
   }
 }
 
+// A chat rings when a visitor writes in it while it waits in the queue (once): a proactive
+// invitation, which an operator starts and takes in one go, does not.
+const rung = new Set();
+
 function onMessage(conversationId, message) {
   const c = state.conversations.get(conversationId);
+  if (c && c.status === "queued" && message.author_type === "visitor" && !rung.has(conversationId)) {
+    rung.add(conversationId);
+    setTimeout(() => newChatAlert(c), 0); // after the list shows it
+  }
   if (!c) {
     ensureSummary(conversationId);
   } else if (!c.last_seq || message.seq >= c.last_seq) {
@@ -523,11 +533,13 @@ function onMessage(conversationId, message) {
   renderList();
 }
 
+const accepting = new Set(); // chats this operator is accepting: their "assigned" event is no news
+
 function onConversation(event, summary) {
   const { previous, merged } = mergeSummary(summary);
   const wasMine = previous?.assignee?.id === me.id;
-  if (event === "created" && merged.status === "queued") newChatAlert(merged);
-  else if (!wasMine && merged.assignee?.id === me.id && ["transferred", "assigned"].includes(event)) {
+  const routedToMe = event === "assigned" && previous?.status === "queued" && !accepting.has(merged.id);
+  if (!wasMine && merged.assignee?.id === me.id && (event === "transferred" || routedToMe)) {
     notify.chime();
     notify.blinkTitle(t("notify.transferred"));
     notify.desktopNotify(t("notify.transferred"), visitorName(merged), () => openChat(merged.id));
