@@ -41,6 +41,11 @@ def _acts_as_owner(request) -> bool:
     return membership is not None and membership.role == Role.OWNER
 
 
+def _is_own(request, membership: Membership) -> bool:
+    own = getattr(request, "membership", None)
+    return own is not None and own.pk == membership.pk
+
+
 def _role_change_error(request, role: str | None, current_role: str | None = None) -> str | None:
     if _acts_as_owner(request):
         return None
@@ -248,17 +253,25 @@ class MembershipAdmin(TenantModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.role == Role.OWNER and not _acts_as_owner(request):
             return False
+        if obj is not None and _is_own(request, obj):
+            # Nobody removes themselves from the company by accident (and so the last owner stays).
+            return False
         return super().has_delete_permission(request, obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
         current_role = obj.role if obj is not None else None
+        own = obj is not None and _is_own(request, obj)
 
         class RoleCheckedForm(form_class):
             def clean(self):
                 cleaned_data = super().clean()
                 if error := _role_change_error(request, cleaned_data.get("role"), current_role):
                     self.add_error("role" if "role" in self.fields else None, error)
+                if own and cleaned_data.get("role", current_role) != current_role:
+                    self.add_error("role", _("You cannot change your own role."))
+                if own and "is_active" in self.fields and not cleaned_data.get("is_active"):
+                    self.add_error("is_active", _("You cannot deactivate yourself."))
                 return cleaned_data
 
         RoleCheckedForm.__name__ = form_class.__name__

@@ -182,3 +182,19 @@ def test_invitations_are_not_edited(owner_client, tenant):
     url = reverse("admin:accounts_invitation_change", args=[invitation.pk])
     assert owner_client.get(url).status_code == 200
     assert owner_client.post(url, {"email": "other@example.com", "role": Role.OWNER}).status_code == 403
+
+
+def test_an_owner_cannot_demote_deactivate_or_remove_themselves(owner_client, owner):
+    url = reverse("admin:accounts_membership_change", args=[owner.pk])
+    response = owner_client.post(url, {"role": Role.ADMIN, "max_concurrent_chats": 5, "is_active": ""})
+    assert response.status_code == 200
+    assert {"role", "is_active"} <= set(form_of(response).errors)
+    delete_url = reverse("admin:accounts_membership_delete", args=[owner.pk])
+    assert owner_client.post(delete_url, {"post": "yes"}).status_code == 403
+    with scopes_disabled():
+        owner.refresh_from_db()
+    assert (owner.role, owner.is_active) == (Role.OWNER, True)
+    saved = owner_client.post(
+        url, {"role": Role.OWNER, "display_name": "Boss", "max_concurrent_chats": 5, "is_active": "on"}
+    )
+    assert saved.status_code == 302
