@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ORIGIN = "http://127.0.0.1"
 SECRET_KEY = "django-insecure-realtime-stack-test"
+PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
+CORE_LAYER = "channels_redis.core.RedisChannelLayer"
 
 
 def free_port() -> int:
@@ -129,9 +131,10 @@ class Stack:
         self.database = Database(workdir)
         self.servers: list[Daphne] = []
 
-    @property
-    def env(self) -> dict[str, str]:
+    def env(self, layer: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
+        if layer is not None:
+            env["CHANNEL_LAYER_BACKEND"] = layer
         env.update(
             DATABASE_URL=self.database.url,
             REDIS_URL=self.redis.url,
@@ -153,10 +156,13 @@ class Stack:
         self.seed_data = self.seed(migrate=True)
         return self.seed_data
 
-    def daphnes(self, count: int) -> list[Daphne]:
-        """`count` running daphne servers: the ones already up, plus new ones started at once."""
+    def daphnes(self, count: int, layer: str = PUBSUB_LAYER) -> list[Daphne]:
+        """`count` running daphne servers on `layer`: the ones already up, plus new ones started at once."""
+        for server in self.servers:
+            if server.layer != layer:
+                server.stop()
         self.servers = [server for server in self.servers if server.running]
-        new = [Daphne(self) for _ in range(count - len(self.servers))]
+        new = [Daphne(self, layer) for _ in range(count - len(self.servers))]
         for server in new:
             server.spawn()
         for server in new:
@@ -169,7 +175,7 @@ class Stack:
         result = subprocess.run(  # noqa: S603
             [str(BIN / "python"), "-m", "tests.realtime.stack_seed", *(["--migrate"] if migrate else [])],
             cwd=ROOT,
-            env=self.env,
+            env=self.env(),
             check=True,
             capture_output=True,
             text=True,
@@ -184,8 +190,9 @@ class Stack:
 
 
 class Daphne:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, layer: str) -> None:
         self.stack = stack
+        self.layer = layer
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self.log = stack.workdir / f"daphne-{self.port}.log"
@@ -195,7 +202,7 @@ class Daphne:
             self.process = subprocess.Popen(  # noqa: S603
                 [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
                 cwd=ROOT,
-                env=self.stack.env,
+                env=self.stack.env(self.layer),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -262,14 +269,29 @@ class ChatClient:
         self.changed = asyncio.Event()
         self.resumed = asyncio.Event()
         self.errors: list[dict] = []
+        self.reconnects = 0
 
-    async def connect(self, server: Daphne, *, timeout: float = 5.0) -> None:
+    async def connect(self, server: Daphne, *, timeout: float = 5.0, retry_for: float = 0.0) -> None:
+        """Open the socket, resend the outbox, resume; retry with backoff for `retry_for` seconds."""
         from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidMessage
 
         await self.close()
-        self.connection = await connect(
-            server.ws(self.path), origin=ORIGIN, additional_headers=self.headers, open_timeout=timeout
-        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + retry_for
+        delay = 0.1
+        while True:
+            try:
+                self.connection = await connect(
+                    server.ws(self.path), origin=ORIGIN, additional_headers=self.headers, open_timeout=timeout
+                )
+                break
+            except (TimeoutError, OSError, InvalidHandshake, InvalidMessage):
+                if loop.time() + delay > deadline:
+                    raise
+                self.reconnects += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
         self.hello = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
         assert self.hello["type"] == "hello", self.hello
         if self.hello.get("conversation"):
