@@ -35,6 +35,7 @@ def test_allauth_signup_is_closed(client):
     """Bare accounts without a company are useless: people sign up a company or are invited."""
     client.post(reverse("account_signup"), {"email": "x@y.test", "password1": "x" * 12, "password2": "x" * 12})
     assert not User.objects.exists()
+    assert reverse("signup") in client.get(reverse("account_signup")).content.decode()
 
 
 def test_password_reset_sends_an_email(client, owner):
