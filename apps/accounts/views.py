@@ -146,6 +146,10 @@ def tenant_switch(request: HttpRequest) -> HttpResponse:
     return redirect(next_url)
 
 
+def _welcome(request: HttpRequest, membership: Membership) -> None:
+    messages.success(request, _("Welcome to %(company)s!") % {"company": membership.tenant.name})
+
+
 def _invitation_refused(request: HttpRequest, error: InvitationError) -> HttpResponse:
     status = 404 if error.code == InvitationError.INVALID else 410
     return render(request, "accounts/invitation_refused.html", {"error": error}, status=status)
@@ -168,27 +172,24 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         mode = "register"
         form = InvitationAcceptForm(request.POST or None)
 
-    if request.method == "POST" and mode in {"join", "register"}:
+    if request.method == "POST" and mode == "join":
         try:
-            if mode == "join":
-                membership = services.invitation_accept(token=token, user=user)
-            elif form.is_valid():
-                membership = services.invitation_accept(token=token, **form.cleaned_data)
-            else:
-                membership = None
+            membership = services.invitation_accept(token=token, user=user)
+        except InvitationError as error:
+            return _invitation_refused(request, error)
+        _welcome(request, membership)
+        select_tenant(request, membership.tenant)
+        return redirect("get_started")
+    if request.method == "POST" and mode == "register" and form.is_valid():
+        try:
+            membership = services.invitation_accept(token=token, **form.cleaned_data)
         except InvitationError as error:
             return _invitation_refused(request, error)
         except ValidationError as error:
-            if form is None:
-                raise
             form.add_error(None, error)
         else:
-            if membership is not None:
-                messages.success(request, _("Welcome to %(company)s!") % {"company": membership.tenant.name})
-                if mode == "register":
-                    return _login(request, membership, signup=True)
-                select_tenant(request, membership.tenant)
-                return redirect("get_started")
+            _welcome(request, membership)
+            return _login(request, membership, signup=True)
 
     context = {
         "invitation": invitation,
