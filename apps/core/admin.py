@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
+    "TENANT_CHOICE_FIELD",
     "ParleyAdminSite",
     "acting_membership",
     "TenantAdminMixin",
@@ -284,7 +285,7 @@ class TenantModelAdmin(TenantAdminMixin, admin.ModelAdmin):
             from apps.accounts.models import Tenant
 
             attrs["parley_choose_tenant"] = True
-            attrs[TENANT_CHOICE_FIELD] = forms.ModelChoiceField(queryset=Tenant.objects.all(), label=_("tenant"))
+            attrs[TENANT_CHOICE_FIELD] = forms.ModelChoiceField(queryset=Tenant.objects.all(), label=_("Tenant"))
         kwargs["form"] = type(base_form.__name__, (_TenantCheckedForm, base_form), attrs)
         return super().get_form(request, obj, change=change, **kwargs)
 
