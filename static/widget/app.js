@@ -805,6 +805,11 @@ function reopened() {
   $("pw-end").hidden = false;
 }
 
+function scrollPanel() {
+  const panel = $("pw-endpanel");
+  panel.scrollTop = panel.scrollHeight;
+}
+
 function endOfChat() {
   state.closed = true;
   typingOff();
@@ -834,6 +839,8 @@ for (const button of document.querySelectorAll(".pw-rate-btn")) {
     for (const other of document.querySelectorAll(".pw-rate-btn")) {
       other.setAttribute("aria-pressed", String(other === button));
     }
+    $("pw-rate").querySelector(".pw-rate-more").hidden = false;
+    scrollPanel();
   });
 }
 
@@ -848,7 +855,7 @@ $("pw-rate").addEventListener("submit", async (event) => {
   ratedConversation = state.conversation;
   try {
     await api("rating", { conversation: ratedConversation, rating: chosenRating, comment: form.comment.value });
-    for (const el of form.querySelectorAll("label, textarea, button, .pw-rate-buttons")) el.hidden = true;
+    for (const el of form.querySelectorAll(".pw-rate-more, .pw-rate-buttons, h2")) el.hidden = true;
     form.querySelector("[data-done]").hidden = false;
   } catch (error) {
     form.querySelector("[data-done]").hidden = false;
@@ -888,7 +895,8 @@ $("pw-new").addEventListener("click", () => {
   $("pw-endpanel").hidden = true;
   $("pw-endpanel").classList.remove("pw-closed");
   const rate = $("pw-rate");
-  for (const el of rate.querySelectorAll("label, textarea, button, .pw-rate-buttons")) el.hidden = false;
+  for (const el of rate.querySelectorAll(".pw-rate-buttons, h2")) el.hidden = false;
+  rate.querySelector(".pw-rate-more").hidden = true;
   rate.querySelector("[data-done]").hidden = true;
   rate.reset();
   for (const other of document.querySelectorAll(".pw-rate-btn")) other.setAttribute("aria-pressed", "false");

@@ -253,7 +253,7 @@ def test_visitor_chats_with_an_operator_through_navigation_and_a_lost_connection
     assert (rating, comment) == ("good", "Quick and <i>kind</i>")
 
     # Esc closes the chat and gives the focus back to the launcher.
-    frame.locator("#pw-rate-comment").focus()
+    frame.locator("#pw-tr-email").focus()
     page.keyboard.press("Escape")
     page.wait_for_function("() => document.activeElement && document.activeElement.matches('[data-parley]')")
     assert errors == []
