@@ -49,6 +49,18 @@ def snapshot(obj):
         return None if fresh is None else model_to_dict(fresh, fields=[f.name for f in fresh._meta.concrete_fields])
 
 
+def test_every_tenant_owned_model_admin_is_a_tenant_model_admin():
+    """The fences (tenant filter, 404 for other ids, tenant on new rows) live in that base class."""
+    from apps.core.admin import TenantModelAdmin
+
+    stray = [
+        model._meta.label
+        for model in tenant_owned_model_admins()
+        if not isinstance(admin.site._registry[model], TenantModelAdmin)
+    ]
+    assert stray == []
+
+
 def test_tenant_owned_admins_are_found():
     models = tenant_owned_model_admins()
     assert Conversation in models and Membership in models
