@@ -61,3 +61,17 @@ def visitor_invited(*, tenant_id: int, visitor_id: int, conversation_id: int) ->
         ops_group(tenant_id),
         {"type": "visitor", "event": "invited", "visitor": visitor_id, "conversation": conversation_id},
     )
+
+
+def visitor_follow(*, visitor_id: int, conversation_id: int) -> None:
+    """Tell the visitor's sockets (the widget consumer's per-visitor group) to follow a chat an operator started."""
+    from apps.conversations.consumers import visitor_group
+
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(
+                visitor_group(visitor_id), {"type": "visitor.follow", "conversation": conversation_id}
+            )
+    except Exception:
+        logger.exception("visitor.follow for visitor %s failed", visitor_id)

@@ -70,6 +70,11 @@ def visitor_invite(
         conversation = open_conversation_for_visitor(tenant=tenant, visitor=visitor)
         if conversation is None:
             conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
+            # Registered before the message's own broadcast: the visitor's open widget sockets join
+            # the new conversation's group (the widget also finds it on its next resume or page load).
+            transaction.on_commit(
+                partial(events.visitor_follow, visitor_id=visitor.pk, conversation_id=conversation.pk), robust=True
+            )
         if conversation.status == Conversation.Status.QUEUED:
             conversation = conversation_services.conversation_accept(
                 tenant=tenant, conversation=conversation, membership=operator

@@ -1,7 +1,7 @@
 // Parley operator dashboard: one page, one websocket, no reloads.
 
 import * as api from "./js/api.js";
-import { cardVisitorId, loadCard, loadVisitors, refreshCardIfShowing, renderVisitors, upsertVisitor } from "./js/card.js";
+import { loadCard, loadVisitors, refreshCardIfShowing, renderVisitors, upsertVisitor } from "./js/card.js";
 import { applyMessage, newChat, renderMessages, renderTyping, systemText } from "./js/chat.js";
 import { $, $$, append, clear, h } from "./js/dom.js";
 import { duration, t } from "./js/i18n.js";
@@ -193,7 +193,7 @@ async function openChat(id) {
   renderTyping(chat);
   markRead(id);
   const summary = state.conversations.get(id);
-  if (summary?.visitor?.id && summary.visitor.id !== cardVisitorId()) loadCard(summary.visitor.id);
+  if (summary?.visitor?.id) loadCard(summary.visitor.id); // fresh: pages and earlier chats change
   $("#messages").scrollTop = $("#messages").scrollHeight;
 }
 

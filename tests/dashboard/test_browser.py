@@ -197,6 +197,23 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         visitor.drain(0.3)
         bodies = json.dumps(visitor.frames)
         assert "Refund approved" not in bodies and "VIP customer" not in bodies
+
+        # Visitors on the site now: invite the same visitor again, a proactive chat.
+        anna.click('.boxes [data-box="visitors"]')
+        invite = anna.locator(f'.visitor[data-visitor-id="{live.seed["visitor"]}"] button')
+        anna.once("dialog", lambda dialog: dialog.accept("Can I help with anything else?"))
+        invite.click()
+        anna.wait_for_selector(".msg-operator:has-text('anything else')", timeout=3000)
+        invited = anna.evaluate("window.parley.state.selected")
+        assert invited != conversation
+        # The widget gets the invitation live, or on its next resume.
+        visitor.send({"type": "resume", "conversations": {str(invited): 0}})
+        visitor.wait_for(lambda f: f["type"] == "message" and "anything else" in f["message"]["body"])
+
+        # The card lists the earlier chat; its transcript opens read-only, notes included.
+        anna.click(f"#card-body .history button:has-text('#{conversation}')")
+        anna.wait_for_selector("#transcript-dialog[open] .msg:has-text('where is my order')", timeout=3000)
+        assert anna.locator("#transcript-dialog .msg-note:has-text('Refund approved')").count() == 1
         assert errors == []
         print(
             f"\nnew chat shown after {notified_after * 1000:.0f} ms;",
