@@ -240,3 +240,36 @@ def test_team_page_lists_only_its_own_tenants_people(client, owner, other_operat
     client.login(email=owner.user.email, password=PASSWORD)
     html = client.get(reverse("team_invite")).content.decode()
     assert "globex" not in html
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_accepts_make_one_account(tenant):
+    """The invitation row is locked while it is accepted: the second request sees it used."""
+    import threading
+
+    from django.db import connection
+
+    invitation = services.invitation_create(tenant=tenant, email="twice@acme.test", role=Role.OPERATOR)
+    token = invitation_token(invitation)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def accept(name: str) -> None:
+        try:
+            barrier.wait()
+            services.invitation_accept(token=token, name=name, password=NEW_PASSWORD)
+            results.append("accepted")
+        except InvitationError as error:
+            results.append(error.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=(name,)) for name in ("First", "Second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == ["accepted", InvitationError.USED]
+    assert User.objects.filter(email="twice@acme.test").count() == 1
