@@ -51,12 +51,18 @@ def snapshot(obj):
 
 def test_every_tenant_owned_model_admin_is_a_tenant_model_admin():
     """The fences (tenant filter, 404 for other ids, tenant on new rows) live in that base class."""
-    from apps.core.admin import TenantModelAdmin
+    from apps.core.admin import TenantInlineMixin, TenantModelAdmin
 
     stray = [
         model._meta.label
         for model in tenant_owned_model_admins()
         if not isinstance(admin.site._registry[model], TenantModelAdmin)
+    ]
+    stray += [
+        inline.__name__
+        for model_admin in admin.site._registry.values()
+        for inline in model_admin.inlines
+        if issubclass(inline.model, TenantOwned) and not issubclass(inline, TenantInlineMixin)
     ]
     assert stray == []
 
