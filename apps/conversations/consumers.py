@@ -18,17 +18,22 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.utils import translation
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Department, Membership, Tenant
 from apps.conversations import events, frames, selectors, services
 from apps.conversations.errors import ConversationError, Forbidden, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
+from apps.conversations.socket_auth import CLOSE_REFUSED, CLOSE_UNAUTHENTICATED
 from apps.core.tenancy import tenant_scope
 
 logger = logging.getLogger(__name__)
@@ -40,6 +45,8 @@ BUDGET_PER_SECOND = 10.0
 # At most this many typing previews per second leave one visitor socket; the latest draft always does.
 DRAFT_PREVIEWS_PER_SECOND = 4
 DRAFT_MAX_CHARS = 500
+# How often an open socket checks that its handshake would still succeed (session, membership, tenant).
+REVALIDATE_SECONDS = 60.0
 RESUME_MAX_CONVERSATIONS = 100
 RESUME_PAGE = 500
 REF_MAX_CHARS = 64
@@ -193,6 +200,16 @@ def visitor_open_conversation(tenant: Tenant, *, visitor: Visitor) -> tuple[int,
 
 
 @in_tenant_scope
+def visitor_still_allowed(tenant: Tenant, *, visitor_id: int) -> int | None:
+    """None if the visitor's handshake would still succeed, else the close code."""
+    if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
+        return CLOSE_REFUSED
+    if not Visitor.objects.filter(pk=visitor_id).exists():
+        return CLOSE_UNAUTHENTICATED
+    return None
+
+
+@in_tenant_scope
 def visitor_conversation_check(tenant: Tenant, *, visitor: Visitor, conversation_ids: list[int]) -> list[int]:
     """The ids among `conversation_ids` that are this visitor's."""
     owned = []
@@ -262,6 +279,20 @@ def _operator(membership_id: int) -> Membership:
 
 def _operator_conversation(tenant: Tenant, membership: Membership, conversation_id: int) -> Conversation:
     return selectors.conversation_for_operator(tenant=tenant, membership=membership, conversation_id=conversation_id)
+
+
+@in_tenant_scope
+def operator_still_allowed(tenant: Tenant, *, membership_id: int, session_key: str | None) -> int | None:
+    """None if the operator's handshake would still succeed (logged in, same password, active), else the close code."""
+    membership = Membership.objects.select_related("user", "tenant").filter(pk=membership_id, is_active=True).first()
+    if membership is None or not membership.user.is_active or not membership.tenant.is_active:
+        return CLOSE_REFUSED
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key).load() if session_key else {}
+    if str(session.get(SESSION_KEY)) != str(membership.user_id) or not constant_time_compare(
+        session.get(HASH_SESSION_KEY) or "", membership.user.get_session_auth_hash()
+    ):
+        return CLOSE_UNAUTHENTICATED
+    return None
 
 
 @in_tenant_scope
@@ -364,14 +395,42 @@ class ParleySocket(AsyncWebsocketConsumer):
         if refusal is not None or self.tenant is None:
             # Accept first: a browser sees the close code only on an opened socket.
             await self.accept()
-            await self.close(code=refusal or 4401)
+            await self.close(code=refusal or CLOSE_UNAUTHENTICATED)
             return
         await self.start()
+        self.revalidate_task = asyncio.ensure_future(self.revalidate())
 
     async def start(self) -> None:
         raise NotImplementedError
 
+    async def still_allowed(self) -> int | None:
+        """None while the handshake would still succeed, else the close code."""
+        raise NotImplementedError
+
+    async def revalidate(self) -> None:
+        """Close the socket once its credentials are gone (logout, password change, deactivation).
+
+        Groups are left first, so nothing more is delivered to a socket that lost its right to it.
+        """
+        while True:
+            await asyncio.sleep(REVALIDATE_SECONDS)
+            try:
+                refusal = await self.still_allowed()
+            except Exception:  # a database hiccup is not a reason to drop a working socket
+                logger.warning("%s socket: revalidation failed", self.side, exc_info=True)
+                continue
+            if refusal is not None:
+                await self.leave_all()
+                await self.close(code=refusal)
+                return
+
     async def disconnect(self, code: int) -> None:
+        task = getattr(self, "revalidate_task", None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        await self.leave_all()
+
+    async def leave_all(self) -> None:
         for group in list(self.joined):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -507,6 +566,9 @@ class VisitorConsumer(ParleySocket):
         if task is not None:
             task.cancel()
         await super().disconnect(code)
+
+    async def still_allowed(self) -> int | None:
+        return await visitor_still_allowed(self.tenant, visitor_id=self.visitor.pk)
 
     async def follow(self, conversation_id: int) -> None:
         """Mark a conversation as this visitor's (checked by the caller) and hear its broadcasts."""
@@ -669,6 +731,12 @@ class OperatorConsumer(ParleySocket):
         await self.accept()
         await self.send_frame(
             {"type": "hello", "tenant": self.tenant.pk, "operator": self.membership.pk, "name": self.public_name}
+        )
+
+    async def still_allowed(self) -> int | None:
+        session = self.scope.get("session")
+        return await operator_still_allowed(
+            self.tenant, membership_id=self.membership.pk, session_key=getattr(session, "session_key", None)
         )
 
     async def owned(self, conversation_id: int) -> None:

@@ -100,6 +100,14 @@ def in_memory_channel_layer(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def quick_revalidation(monkeypatch):
+    """Sockets opened after this fixture re-check their credentials every 0.1 s instead of every minute."""
+    from apps.conversations import consumers
+
+    monkeypatch.setattr(consumers, "REVALIDATE_SECONDS", 0.1)
+
+
 def session_cookie(user) -> str:
     """A logged-in session for `user`, as `django.contrib.auth.login` leaves it."""
     engine = import_module(settings.SESSION_ENGINE)

@@ -239,3 +239,33 @@ async def test_an_admin_of_the_tenant_reaches_the_same_conversations(sockets, te
     socket, _ = await sockets("/ws/app/", cookie=await database_sync_to_async(session_cookie)(admin.user))
     await socket.send({"type": "resume", "conversations": {str(conversation.pk): 0}})
     assert await socket.recv() == {"type": "resumed", "conversations": {str(conversation.pk): 0}}
+
+
+# --- an open socket loses its rights with its credentials ------------------------------------------------
+
+
+def _log_out(cookie: str) -> None:
+    from django.contrib.sessions.models import Session
+
+    Session.objects.filter(session_key=cookie.split("=", 1)[1]).delete()
+
+
+async def test_an_operator_deactivated_while_connected_is_disconnected_4403(
+    quick_revalidation, sockets, operator, operator_cookie
+):
+    socket, _ = await sockets("/ws/app/", cookie=operator_cookie)
+    await database_sync_to_async(_deactivate)(operator)
+    assert await socket.recv_type("__closed__") == {"type": "__closed__", "code": 4403}
+
+
+async def test_an_operator_who_logged_out_elsewhere_is_disconnected_4401(
+    quick_revalidation, sockets, visitor_socket, operator_cookie
+):
+    socket, _ = await sockets("/ws/app/", cookie=operator_cookie)
+    await socket.send({"type": "ping"})
+    assert await socket.recv() == {"type": "pong"}
+    await database_sync_to_async(_log_out)(operator_cookie)
+    assert await socket.recv_type("__closed__") == {"type": "__closed__", "code": 4401}
+    # The visitor's socket is not affected.
+    await visitor_socket.send({"type": "ping"})
+    assert await visitor_socket.recv() == {"type": "pong"}

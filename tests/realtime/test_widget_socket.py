@@ -461,3 +461,10 @@ async def test_a_second_tab_hears_the_chat_the_first_tab_started(sockets, visito
             break
     seen = await second_tab.recv_type("message")
     assert (seen["conversation"], seen["message"]["body"]) == (conversation_id, "hello both tabs")
+
+
+async def test_a_visitor_socket_closes_4403_when_its_tenant_is_deactivated(quick_revalidation, visitor_socket, tenant):
+    from apps.accounts.models import Tenant
+
+    await database_sync_to_async(Tenant.objects.filter(pk=tenant.pk).update)(is_active=False)
+    assert await visitor_socket.recv_type("__closed__") == {"type": "__closed__", "code": 4403}
