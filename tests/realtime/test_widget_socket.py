@@ -468,3 +468,13 @@ async def test_a_visitor_socket_closes_4403_when_its_tenant_is_deactivated(quick
 
     await database_sync_to_async(Tenant.objects.filter(pk=tenant.pk).update)(is_active=False)
     assert await visitor_socket.recv_type("__closed__") == {"type": "__closed__", "code": 4403}
+
+
+async def test_an_unknown_socket_path_is_refused():
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    communicator = WebsocketCommunicator(application, "/ws/nothing-here/")
+    connected, _code = await communicator.connect()
+    assert not connected
