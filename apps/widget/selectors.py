@@ -89,12 +89,13 @@ def frame_ancestors(*, tenant: Tenant) -> str:
     """The CSP `frame-ancestors` sources for the chat iframe: the tenant's allowed domains.
 
     A domain without a port would only match the scheme's default port, so `:*` is added
-    (the origin rule of the API ignores ports too).
+    (the origin rule of the API ignores ports too). Parley's own pages ('self', e.g. the
+    preview page) may always frame it, as the API always accepts Parley's own origin.
     """
     domains = tenant.allowed_domain_list
     if not domains:
         return "frame-ancestors http: https:"
-    sources: list[str] = []
+    sources: list[str] = ["'self'"]
     for domain in domains:
         host = domain.strip().rstrip(".")
         if not host or any(ch in host for ch in " ;,'\""):
@@ -105,4 +106,4 @@ def frame_ancestors(*, tenant: Tenant) -> str:
         for item in hosts:
             sources.append(f"https://{item}:*")
             sources.append(f"http://{item}:*")
-    return "frame-ancestors " + (" ".join(sources) if sources else "'none'")
+    return "frame-ancestors " + " ".join(sources)

@@ -123,6 +123,18 @@ def frame(request: HttpRequest, key: str) -> HttpResponse:
     return response
 
 
+@require_GET
+def preview(request: HttpRequest, key: str) -> HttpResponse:
+    """A plain page on Parley's own origin carrying only the snippet: try the widget before
+    putting it on a site (Parley's origin is always allowed)."""
+    tenant = selectors.tenant_for_widget_key(key)
+    if tenant is None:
+        raise Http404
+    response = render(request, "widget/preview.html", {"tenant": tenant, "base_url": settings.PARLEY_BASE_URL})
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
 # --- the visitor's calls from the iframe (same origin; authenticated by the visitor token) ---
 
 

@@ -408,3 +408,13 @@ def test_page_view_without_chat_is_light(parley, host, browser):
     }
     assert sum(sizes.values()) < 8 * 1024
     context.close()
+
+
+def test_preview_page_on_parleys_own_origin(parley, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(f"{parley.base_url}/widget/preview/{parley.key}/")
+    wait_launcher(page)
+    frame = open_widget(page)
+    frame.wait_for_selector("#pw-prechat:not([hidden])")
+    context.close()

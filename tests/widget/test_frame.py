@@ -41,6 +41,7 @@ def test_frame_may_be_framed_only_by_the_tenants_domains(client, tenant):
     ancestors = csp(response)["frame-ancestors"].split()
     assert "https://shop.example.com:*" in ancestors
     assert "https://*.acme.test:*" in ancestors and "https://acme.test:*" in ancestors
+    assert "'self'" in ancestors  # Parley's own preview page
     assert "*" not in ancestors and "https:" not in ancestors
 
 
@@ -86,4 +87,11 @@ def test_frame_ancestors_ignore_domains_that_would_inject_directives(tenant):
     from apps.widget.selectors import frame_ancestors
 
     tenant.allowed_domains = "good.example\nevil.example; script-src *\n'self'"
-    assert frame_ancestors(tenant=tenant) == "frame-ancestors https://good.example:* http://good.example:*"
+    assert frame_ancestors(tenant=tenant) == "frame-ancestors 'self' https://good.example:* http://good.example:*"
+
+
+def test_preview_page_carries_the_snippet(client, tenant):
+    response = client.get(f"/widget/preview/{tenant.widget_key}/")
+    assert response.status_code == 200
+    assert f'data-parley-key="{tenant.widget_key}"' in response.content.decode()
+    assert client.get("/widget/preview/pk_missing/").status_code == 404
