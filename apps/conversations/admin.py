@@ -48,6 +48,20 @@ def _short(value) -> str:
     return "-" if value is None else date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
+class DeletesTranscriptsMixin:
+    """Deleting a visitor or a conversation takes its messages along.
+
+    Messages cannot be deleted one by one (a transcript is a record), so Django's
+    per-object delete check would refuse the whole deletion; the messages go with
+    the row they belong to.
+    """
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed = {name for name in perms_needed if str(name) != str(Message._meta.verbose_name)}
+        return deleted, counts, perms_needed, protected
+
+
 class AssigneeListFilter(admin.RelatedFieldListFilter):
     """The operators to filter by, named in one query (not one per operator)."""
 
@@ -67,7 +81,7 @@ class VisitorNoteInline(TenantTabularInline):
 
 
 @admin.register(Visitor)
-class VisitorAdmin(TenantModelAdmin):
+class VisitorAdmin(DeletesTranscriptsMixin, TenantModelAdmin):
     list_display = ["__str__", "email", "last_seen_at", "visit_count", "current_url"]
     list_filter = ["last_seen_at"]
     search_fields = ["name", "email"]
@@ -157,7 +171,7 @@ class VisitorAdmin(TenantModelAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(TenantModelAdmin):
+class ConversationAdmin(DeletesTranscriptsMixin, TenantModelAdmin):
     list_display = [
         "id",
         "visitor",

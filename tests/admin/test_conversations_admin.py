@@ -234,3 +234,19 @@ def test_times_are_shown_in_the_tenants_time_zone(owner_client, tenant):
     assert "Jan. 15, 2026, 9 p.m." in page.content.decode()
     listed = owner_client.get(reverse("admin:conversations_conversation_changelist")).content.decode()
     assert "01/15/2026 9 p.m." in listed
+
+
+def test_deleting_a_conversation_or_a_visitor_takes_the_transcript_along(owner_client, tenant):
+    with scopes_disabled():
+        message = factories.MessageFactory(tenant=tenant)
+        conversation = message.conversation
+        visitor = conversation.visitor
+        other = factories.MessageFactory(tenant=tenant)
+    conversation_url = reverse("admin:conversations_conversation_delete", args=[conversation.pk])
+    assert owner_client.post(conversation_url, {"post": "yes"}).status_code == 302
+    visitor_url = reverse("admin:conversations_visitor_delete", args=[other.conversation.visitor_id])
+    assert owner_client.post(visitor_url, {"post": "yes"}).status_code == 302
+    with scopes_disabled():
+        assert not Message.objects.filter(pk__in=[message.pk, other.pk]).exists()
+        assert not Conversation.objects.filter(pk__in=[conversation.pk, other.conversation_id]).exists()
+        assert type(visitor).objects.filter(pk=visitor.pk).exists()
