@@ -50,6 +50,7 @@ def test_signup_creates_tenant_owner_and_membership_and_lands_on_get_started(cli
     assert tenant.inbound_address in html
     assert 'href="/admin/"' in html
     assert 'href="/app/"' in html
+    assert f'href="/widget/preview/{tenant.widget_key}/"' in html
     assert "Protect your account with two-factor" in html
 
 
