@@ -14,7 +14,7 @@
     try {
       if (v === undefined) return localStorage.getItem(k);
       localStorage.setItem(k, v);
-    } catch (e) { /* storage blocked: the visitor is new on every page */ }
+    } catch (e) { /* blocked: a new visitor on every page */ }
   };
   let anon = store("parley:vid");
   if (!anon) {
@@ -80,7 +80,7 @@
       o.start();
       o.stop(a.currentTime + 0.35);
       setTimeout(() => a.close(), 600);
-    } catch (e) { /* no audio: the badge still shows */ }
+    } catch (e) { /* no audio */ }
   };
 
   w.addEventListener("message", (e) => {
@@ -128,17 +128,18 @@
     sock.onmessage = (e) => {
       try {
         const f = JSON.parse(e.data);
-        if (f.type === "message" && f.message.author_type !== "visitor") makeFrame();
-      } catch (err) { /* not ours to handle */ }
+        if (f.type === "message" && f.message.author_type === "operator") makeFrame();
+        if (f.type === "conversation" && f.event === "closed") { session.conversation = null; sock.close(); }
+      } catch (err) { /* ignore */ }
     };
-    sock.onclose = () => { sock = null; setTimeout(watch, 10000); };
+    sock.onclose = (e) => { sock = null; if (e.code < 4400) setTimeout(watch, 10000); };
   };
 
   const draw = () => {
     host = d.createElement("div");
     host.setAttribute("data-parley", "");
-    // Inline !important beats any host stylesheet, `* { all: unset !important }` included.
-    // CSSOM, not a style attribute: a strict host CSP blocks the latter.
+    // Inline !important beats any host stylesheet (`* { all: unset !important }` too); set
+    // through CSSOM, which a strict host CSP allows (a style attribute it would block).
     host.style.cssText = "all:initial!important;position:fixed!important;z-index:2147483647!important;" +
       "left:0!important;bottom:0!important;width:0!important;height:0!important";
     root = host.attachShadow({ mode: "closed" });
@@ -158,7 +159,7 @@
       "border:0;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.3);background:#fff;display:none;color-scheme:light}" +
       ".o .f{display:block}" +
       "@media (max-width:480px){.o .f{inset:0;width:100%;height:100%;border-radius:0}.o .l{display:none}}";
-    // A constructed sheet is CSSOM, which a strict host CSP (no 'unsafe-inline' styles) allows.
+    // A constructed sheet is CSSOM too.
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     root.adoptedStyleSheets = [sheet];
