@@ -5,7 +5,9 @@ websockets client. Screenshots land in docs/screenshots/."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,13 @@ from tests.widget.live import CHROMIUM, CHROMIUM_ARGS, ROOT, host_site, live_par
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# PARLEY_SCREENSHOTS=1 refreshes docs/screenshots/widget-*.png; otherwise they go to a temporary folder,
+# so a test run leaves the work tree clean.
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("PARLEY_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "parley-widget-screenshots"
+)
 VIEWPORT = {"width": 1000, "height": 760}
 
 
