@@ -50,6 +50,8 @@ REVALIDATE_SECONDS = 60.0
 RESUME_MAX_CONVERSATIONS = 100
 RESUME_PAGE = 500
 REF_MAX_CHARS = 64
+# Ids and sequence numbers beyond a signed 64-bit integer cannot be in the database (and overflow its drivers).
+ID_MAX = 2**63 - 1
 
 MESSAGES = {
     "bad_json": _("The frame is not valid JSON."),
@@ -116,14 +118,14 @@ def _conversation_id(frame: dict, *, required: bool = True) -> int | None:
     value = frame.get("conversation")
     if value is None and not required:
         return None
-    if type(value) is not int or value <= 0:
+    if type(value) is not int or not 0 < value <= ID_MAX:
         raise FrameError("bad_frame", _("conversation must be a conversation id."), field="conversation")
     return value
 
 
 def _seq(frame: dict, key: str = "seq") -> int:
     value = frame.get(key)
-    if type(value) is not int or value < 0:
+    if type(value) is not int or not 0 <= value <= ID_MAX:
         raise FrameError("bad_frame", _("seq must be a whole number."), field=key)
     return value
 
@@ -141,7 +143,7 @@ def _optional_id(frame: dict, key: str) -> int | None:
     value = frame.get(key)
     if value is None:
         return None
-    if type(value) is not int or value <= 0:
+    if type(value) is not int or not 0 < value <= ID_MAX:
         raise FrameError("bad_frame", field=key)
     return value
 
@@ -152,9 +154,9 @@ def _resume_targets(frame: dict) -> dict[int, int]:
         raise FrameError("bad_frame", _("conversations must map conversation ids to sequence numbers."))
     targets: dict[int, int] = {}
     for key, seq in value.items():
-        if not (isinstance(key, str) and key.isascii() and key.isdigit() and 0 < len(key) <= 18):
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and 0 < len(key) <= 18 and int(key) > 0):
             raise FrameError("bad_frame", field="conversations")
-        if type(seq) is not int or seq < 0:
+        if type(seq) is not int or not 0 <= seq <= ID_MAX:
             raise FrameError("bad_frame", field="conversations")
         targets[int(key)] = seq
     return targets

@@ -141,6 +141,12 @@ async def test_hostile_text_is_stored_as_text_and_delivered_verbatim(visitor_soc
         ('{"type": "send", "client_id": "a", "body": "x", "conversation": "1; drop"}', "bad_frame"),
         ('{"type": "send", "client_id": "has spaces", "body": "x"}', "bad_frame"),
         ('{"type": "launch_missiles"}', "unknown_type"),
+        ('{"type": "send", "client_id": "a", "body": "x", "conversation": 99999999999999999999999}', "bad_frame"),
+        ('{"type": "resume", "conversations": {"1": 99999999999999999999999}}', "bad_frame"),
+        ('{"type": "resume", "conversations": {"0": 1}}', "bad_frame"),
+        ('{"type": "resume", "conversations": [1, 2]}', "bad_frame"),
+        ('{"type": "read", "conversation": 1, "seq": -1}', "bad_frame"),
+        ('{"type": "typing", "conversation": 1, "on": "yes"}', "bad_frame"),
     ],
 )
 async def test_bad_frames_get_an_error_store_nothing_and_leave_the_socket_working(visitor_socket, visitor, raw, code):
