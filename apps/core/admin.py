@@ -23,12 +23,16 @@ import functools
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.core.exceptions import ValidationError
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
@@ -88,39 +92,10 @@ def _tenant_time_zone(request) -> zoneinfo.ZoneInfo | None:
         return None
 
 
-def _has_admin_membership(user) -> bool:
-    from apps.core.tenancy import memberships_for
-
-    return any(membership.is_admin for membership in memberships_for(user))
-
-
-class ParleyAuthenticationForm(AdminAuthenticationForm):
-    """The admin login: superusers and tenant owners/admins, no `is_staff` needed."""
-
-    error_messages = {
-        **AdminAuthenticationForm.error_messages,
-        "invalid_login": _(
-            "Please enter the correct %(username)s and password of an account administrator. "
-            "Note that both fields may be case-sensitive."
-        ),
-    }
-
-    def confirm_login_allowed(self, user):
-        # Skip AdminAuthenticationForm's is_staff check, keep the is_active one.
-        super(AdminAuthenticationForm, self).confirm_login_allowed(user)
-        if not (user.is_superuser or _has_admin_membership(user)):
-            raise ValidationError(
-                self.error_messages["invalid_login"],
-                code="invalid_login",
-                params={"username": self.username_field.verbose_name},
-            )
-
-
 class ParleyAdminSite(admin.AdminSite):
     site_header = _("Parley administration")
     site_title = _("Parley admin")
     index_title = _("Account administration")
-    login_form = ParleyAuthenticationForm
     # The list of models is on the index page; change lists (transcripts, operators) need the width.
     enable_nav_sidebar = False
     # "View site" leads to the operators' dashboard.
@@ -128,6 +103,24 @@ class ParleyAdminSite(admin.AdminSite):
 
     def has_permission(self, request) -> bool:
         return may_use_admin(request)
+
+    def login(self, request, extra_context=None):
+        """Everyone logs in through allauth, so its rate limits and two-factor step guard the admin too.
+
+        Django's own admin login form would accept a password alone.
+        """
+        next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = reverse("admin:index", current_app=self.name)
+        if request.user.is_authenticated:
+            if self.has_permission(request):
+                return HttpResponseRedirect(next_url)
+            # Logged in, but an operator (or without a company): the admin is not theirs.
+            raise PermissionDenied
+        login_url = resolve_url(settings.LOGIN_URL)
+        return HttpResponseRedirect(f"{login_url}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
 
     def admin_view(self, view, cacheable=False):
         """Every admin page of a tenant admin shows times in the tenant's time zone."""

@@ -9,19 +9,38 @@ from tests import factories
 from tests.conftest import PASSWORD
 
 
+def log_in_through_allauth(client, email, next_url):
+    """The admin's login page hands over to allauth's (rate limits, two-factor step)."""
+    handed_over = client.get(reverse("admin:login"), {"next": next_url})
+    assert handed_over.status_code == 302
+    login_url = handed_over["Location"]
+    assert login_url.startswith(reverse("account_login"))
+    return client.post(login_url, {"login": email, "password": PASSWORD})
+
+
 def test_an_owner_without_is_staff_logs_in_to_the_admin_and_sees_the_index(client, owner):
     assert not owner.user.is_staff
-    response = client.post(
-        reverse("admin:login"), {"username": owner.user.email, "password": PASSWORD, "next": "/admin/"}
-    )
+    response = log_in_through_allauth(client, owner.user.email, "/admin/conversations/conversation/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/"
+    assert response["Location"] == "/admin/conversations/conversation/"
     index = client.get("/admin/")
     assert index.status_code == 200
     app_labels = {app["app_label"] for app in index.context["app_list"]}
     assert {"accounts", "conversations"} <= app_labels
     # Django's own admins (groups, allauth) stay with the platform.
     assert "auth" not in app_labels
+
+
+def test_the_admin_login_form_never_takes_a_password(client, owner):
+    response = client.post(reverse("admin:login"), {"username": owner.user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_admin_login_refuses_a_foreign_next_url(client, owner):
+    response = client.get(reverse("admin:login"), {"next": "https://evil.example/"})
+    assert "evil.example" not in response["Location"]
 
 
 def test_an_admin_role_gets_in_too(client, tenant):
@@ -31,19 +50,18 @@ def test_an_admin_role_gets_in_too(client, tenant):
     assert client.get("/admin/").status_code == 200
 
 
-def test_an_operator_cannot_log_in_to_the_admin(client, operator):
-    response = client.post(reverse("admin:login"), {"username": operator.user.email, "password": PASSWORD})
-    assert response.status_code == 200
-    assert not response.wsgi_request.user.is_authenticated
-    assert response.context["form"].errors
+def test_an_operator_logs_in_for_the_dashboard_but_the_admin_refuses_them(client, operator):
+    log_in_through_allauth(client, operator.user.email, "/admin/")
+    assert client.get("/admin/").status_code == 302
+    assert client.get(reverse("admin:login")).status_code == 403
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/conversations/conversation/", "/admin/accounts/tenant/"])
-def test_a_logged_in_operator_is_sent_to_the_login_page(client, operator, path):
+def test_a_logged_in_operator_is_refused(client, operator, path):
     client.force_login(operator.user)
-    response = client.get(path)
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("admin:login"))
+    response = client.get(path, follow=True)
+    assert response.status_code == 403
+    assert response.redirect_chain[0][0].startswith(reverse("admin:login"))
 
 
 def test_an_inactive_owner_membership_is_refused(client, owner):
