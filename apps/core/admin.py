@@ -7,7 +7,8 @@ Who gets in (`ParleyAdminSite.has_permission`):
 - an owner or admin of the tenant they work in (`request.membership`): that tenant's
   rows only, with model permissions from the role, not from Django's permission
   tables, so they need no `is_staff` flag.
-Operators are refused.
+Operators are refused. Everyone logs in through allauth (`ParleyAdminSite.login`
+hands over to it), never through Django's password-only admin form.
 
 Every tenant-owned model admin inherits `TenantModelAdmin`. The request already
 runs inside `scope(tenant=...)`, so the default managers (change lists, foreign-key
