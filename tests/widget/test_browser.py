@@ -298,6 +298,18 @@ def test_returning_visitor_gets_unread_badge_when_an_operator_writes(parley, hos
     frame = open_widget(page)
     bubble(frame, "Hi Bob, how can I help?").wait_for()
     assert frame.locator(".pw-greet .pw-bubble").inner_text().startswith("Welcome back")
+
+    # The visitor ends the chat, then starts a new one: a new conversation.
+    frame.locator("#pw-end").click()
+    operator.wait_for(
+        lambda f: f.get("type") == "conversation" and f.get("event") == "closed"
+        and f["conversation"]["id"] == conversation
+    )
+    frame.locator("#pw-new").click()
+    send(frame, "One more question")
+    again = operator.visitor_message("One more question")
+    assert again["conversation"] != conversation
+    frame.locator(".pw-state-sent", has_text="One more question").wait_for()
     context.close()
 
 
