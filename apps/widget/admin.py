@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -9,7 +10,9 @@ from apps.widget.models import WidgetSettings
 @admin.register(WidgetSettings)
 class WidgetSettingsAdmin(TenantModelAdmin):
     list_display = ("__str__", "colour_swatch", "position", "offline_behaviour", "language", "updated_at")
+    readonly_fields = ("preview_link",)
     fieldsets = (
+        (None, {"fields": ("preview_link",)}),
         (_("Look"), {"fields": ("colour", "position", "logo", "logo_url", "title", "launcher_text")}),
         (_("Greetings"), {"fields": ("greeting_new", "greeting_returning")}),
         (_("Before the chat"), {"fields": ("prechat_enabled", "prechat_email", "prechat_phone")}),
@@ -23,6 +26,14 @@ class WidgetSettingsAdmin(TenantModelAdmin):
             obj.colour,
             obj.colour,
         )
+
+    @admin.display(description=_("try it"))
+    def preview_link(self, obj: WidgetSettings | None):
+        tenant = getattr(obj, "tenant", None) if obj is not None and obj.tenant_id else None
+        if tenant is None:
+            return _("Save first, then open the preview page.")
+        url = reverse("widget:preview", args=[tenant.widget_key])
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, _("Open the widget preview page"))
 
     def has_add_permission(self, request, *args) -> bool:
         # One row per tenant: a tenant admin adds it once, then edits it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 
 from apps.accounts.models import Membership, Tenant
 from apps.core.tenancy import tenant_scope
@@ -40,9 +41,10 @@ def operators_online(*, tenant: Tenant) -> bool:
 
 
 def logo_url_for(widget: WidgetSettings) -> str:
+    """An uploaded logo is served by the widget itself (media files may not be public); else the URL."""
     if widget.logo:
-        url = widget.logo.url
-        return url if url.startswith(("http://", "https://")) else settings.PARLEY_BASE_URL + url
+        path = reverse("widget:logo", args=[widget.tenant.widget_key])
+        return f"{settings.PARLEY_BASE_URL}{path}?v={int(widget.updated_at.timestamp())}"
     return widget.logo_url
 
 

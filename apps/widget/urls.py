@@ -9,6 +9,7 @@ urlpatterns = [
     path("config/<str:key>.json", views.config_json, name="config"),
     path("frame/<str:key>/", views.frame, name="frame"),
     path("preview/<str:key>/", views.preview, name="preview"),
+    path("logo/<str:key>", views.logo, name="logo"),
     path("api/visitor", views.visitor_profile, name="visitor"),
     path("api/contact", views.contact, name="contact"),
     path("api/rating", views.rating, name="rating"),

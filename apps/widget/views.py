@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -120,6 +120,36 @@ def frame(request: HttpRequest, key: str) -> HttpResponse:
             "form-action 'self'",
         ]
     )
+    return response
+
+
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+
+
+@require_GET
+def logo(request: HttpRequest, key: str) -> HttpResponse:
+    """The tenant's uploaded logo (an image Pillow accepted on upload; never SVG or HTML)."""
+    tenant = selectors.tenant_for_widget_key(key)
+    if tenant is None:
+        raise Http404
+    widget = selectors.widget_settings_for(tenant=tenant)
+    content_type = LOGO_TYPES.get(Path(widget.logo.name or "").suffix.lower())
+    if not widget.logo or content_type is None:
+        raise Http404
+    try:
+        handle = widget.logo.open("rb")
+    except OSError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "public, max-age=86400"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
 
 

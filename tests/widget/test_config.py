@@ -90,3 +90,24 @@ def test_loader_is_small_gzipped_and_cacheable(client):
     assert b"data-parley-key" in gzip.decompress(response.content)
     plain = client.get("/widget/loader.js")
     assert "Content-Encoding" not in plain
+
+
+def test_uploaded_logo_is_served_by_the_widget(client, tenant, other_tenant, settings, tmp_path):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buffer, format="PNG")
+    with scopes_disabled():
+        WidgetSettings.objects.create(tenant=tenant, logo=SimpleUploadedFile("logo.png", buffer.getvalue()))
+    logo = client.get(config_url(tenant)).json()["logo"]
+    assert f"/widget/logo/{tenant.widget_key}?v=" in logo
+    response = client.get(f"/widget/logo/{tenant.widget_key}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == buffer.getvalue()
+    # A tenant without an uploaded logo has none to serve.
+    assert client.get(f"/widget/logo/{other_tenant.widget_key}").status_code == 404
