@@ -414,7 +414,15 @@ function connect() {
   clearTimeout(retryTimer);
   const sock = new WebSocket(socketUrl());
   socket = sock;
+  // A handshake that hangs (a captive portal, a dead proxy) is given up and retried.
+  const giveUp = setTimeout(() => {
+    if (socket === sock && sock.readyState === WebSocket.CONNECTING) {
+      dropSocket();
+      scheduleReconnect();
+    }
+  }, 10000);
   sock.addEventListener("open", () => {
+    clearTimeout(giveUp);
     if (socket !== sock) return;
     backoff = 0;
     banner("");
