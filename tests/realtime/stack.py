@@ -27,6 +27,14 @@ PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
 CORE_LAYER = "channels_redis.core.RedisChannelLayer"
 
 
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: if pytest is killed outright, the kernel stops the child too.
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -83,6 +91,7 @@ class RedisServer:
                 "--loglevel", "warning",
             ],
             stdout=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         wait_for_port(self.port, process=self.process)
 
@@ -205,6 +214,7 @@ class Daphne:
                 env=self.stack.env(self.layer),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
 
     def wait(self) -> None:
