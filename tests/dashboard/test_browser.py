@@ -148,6 +148,17 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         assert got["message"]["author_type"] == "operator"
         anna.wait_for_selector(".msg-operator:has-text('check order 4411') .msg-state", timeout=3000)
 
+        # The socket drops: what the operator writes waits in the outbox, what the visitor wrote
+        # meanwhile comes back by resume after the reconnect.
+        anna.evaluate("window.parley.socket.ws.close()")
+        anna.wait_for_selector('#conn[data-state="offline"]', state="attached", timeout=2000)
+        visitor.send({"type": "send", "client_id": "v-3", "conversation": conversation, "body": "Are you still there?"})
+        anna.fill("#reply", "Still here!")
+        anna.press("#reply", "Enter")
+        anna.wait_for_selector(".msg-visitor:has-text('still there')", timeout=8000)
+        visitor.wait_for(lambda f: f["type"] == "message" and f["message"]["body"] == "Still here!", timeout=8000)
+        anna.wait_for_selector(".msg-operator:has-text('Still here!'):not(.msg-pending)", timeout=3000)
+
         # Attachments both ways: uploaded over HTTP, then sent by token.
         upload = visitor_upload(live, conversation, "receipt.png", png_bytes("red"))
         visitor.send({"type": "send", "client_id": "v-2", "conversation": conversation, "body": "",
@@ -178,7 +189,7 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         anna.click("#transfer-submit")
         boris.wait_for_selector('[data-count="mine"]:has-text("1")', timeout=3000)
         transferred_after = time.monotonic() - started
-        assert transferred_after < 1.0, f"the colleague saw the transfer after {transferred_after:.3f}s"
+        assert transferred_after < 2.0, f"the colleague saw the transfer after {transferred_after:.3f}s"
 
         # Boris opens it and adds a private note; the visitor never receives notes.
         boris.click('.boxes [data-box="mine"]')
