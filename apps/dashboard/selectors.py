@@ -53,9 +53,11 @@ def last_messages(conversations: list[Conversation]) -> dict[int, Message]:
     """The newest message of each conversation, in one query."""
     if not conversations:
         return {}
-    rows = Message.objects.filter(
-        conversation_id__in=[c.pk for c in conversations], seq=F("conversation__last_seq")
-    ).only("conversation_id", "seq", "author_type", "kind", "body", "created_at", "data")
+    rows = (
+        Message.objects.filter(conversation_id__in=[c.pk for c in conversations], seq=F("conversation__last_seq"))
+        .only("conversation_id", "seq", "author_type", "kind", "body", "created_at", "data")
+        .order_by()
+    )
     return {m.conversation_id: m for m in rows}
 
 
