@@ -51,3 +51,17 @@ def test_a_colleague_of_another_tenant_cannot_be_invited(tenant, operator, other
         services.conversation_invite_colleague(
             tenant=tenant, conversation=conversation, by=operator, colleague=other_operator
         )
+
+
+def test_a_proactive_chat_tells_the_visitors_sockets_to_follow_it_before_the_message(
+    tenant, operator, visitor, publish, layer
+):
+    with publish():
+        conversation = services.visitor_invite(tenant=tenant, visitor=visitor, operator=operator, body="Hi!")
+    groups = [group for group, _ in layer.sent]
+    assert layer.sent[groups.index(f"v{visitor.pk}")][1] == {"type": "visitor.follow", "conversation": conversation.pk}
+    first_visitor_message = next(
+        i for i, (group, message) in enumerate(layer.sent)
+        if group == f"c{conversation.pk}" and '"type":"message"' in message.get("text", "")
+    )
+    assert groups.index(f"v{visitor.pk}") < first_visitor_message
