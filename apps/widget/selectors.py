@@ -48,6 +48,16 @@ def logo_url_for(widget: WidgetSettings) -> str:
     return widget.logo_url
 
 
+def ink_for(colour: str) -> str:
+    """Text colour on the brand colour: dark on a light one, white on a dark one (perceived brightness)."""
+    try:
+        value = int(colour.lstrip("#"), 16)
+    except ValueError:
+        return "#fff"
+    red, green, blue = value >> 16, (value >> 8) & 255, value & 255
+    return "#111" if 0.299 * red + 0.587 * green + 0.114 * blue > 160 else "#fff"
+
+
 def widget_config(*, tenant: Tenant) -> dict[str, Any]:
     """The public, cacheable description of a tenant's widget the loader fetches.
 
@@ -59,6 +69,7 @@ def widget_config(*, tenant: Tenant) -> dict[str, Any]:
         "name": tenant.name,
         "title": widget.title or tenant.name,
         "colour": widget.colour,
+        "ink": ink_for(widget.colour),
         "position": widget.position,
         "logo": logo_url_for(widget),
         "launcher_text": widget.launcher_text,

@@ -11,6 +11,7 @@ const embedded = window.parent !== window;
 const REPLAY_LIMIT = 500; // the server's page size for a resume
 
 document.documentElement.style.setProperty("--pw-c", cfg.colour);
+document.documentElement.style.setProperty("--pw-fg", cfg.ink);
 
 const state = {
   token: null,
@@ -331,6 +332,12 @@ function messageElement(clientId, mine) {
   li = document.createElement("li");
   li.className = `pw-msg ${mine ? "pw-mine" : ""}`;
   li.dataset.clientId = clientId;
+  if (mine) {
+    const who = document.createElement("span");
+    who.className = "pw-sr";
+    who.textContent = S.you;
+    li.append(who);
+  }
   const bubble = document.createElement("div");
   bubble.className = "pw-bubble";
   const meta = document.createElement("span");

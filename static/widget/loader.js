@@ -148,10 +148,10 @@
       ":host{all:initial}*{box-sizing:border-box}" +
       ".w{all:initial;font:14px/1.3 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;--h:640px}" +
       ".l{all:initial;box-sizing:border-box;position:fixed;bottom:20px;" + side + ":20px;min-width:56px;height:56px;border-radius:28px;" +
-      "background:var(--c);color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;gap:8px;" +
+      "background:var(--c);color:var(--f);cursor:pointer;display:flex;align-items:center;justify-content:center;gap:8px;" +
       "padding:0 16px;box-shadow:0 4px 14px rgba(0,0,0,.25);font:600 15px/1 system-ui,sans-serif;transition:transform .15s}" +
       ".l:hover{transform:scale(1.05)}.l:focus-visible{outline:3px solid #111;outline-offset:3px}" +
-      ".l svg{width:26px;height:26px;fill:#fff;flex:none}.l .x,.o .l .i,.o .l .t{display:none}.o .l .x{display:block}" +
+      ".l svg{width:26px;height:26px;fill:var(--f);flex:none}.l .x,.o .l .i,.o .l .t{display:none}.o .l .x{display:block}" +
       ".t:empty{display:none}" +
       ".b{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;border-radius:11px;background:#e11d48;" +
       "color:#fff;font:700 12px/22px system-ui,sans-serif;text-align:center;padding:0 6px}.b[hidden]{display:none}" +
@@ -169,6 +169,7 @@
       "<span class='t'></span><span class='b' hidden aria-live='polite'></span></button></div>";
     box = root.querySelector(".w");
     box.style.setProperty("--c", cfg.colour);
+    box.style.setProperty("--f", cfg.ink);
     btn = root.querySelector(".l");
     badge = root.querySelector(".b");
     root.querySelector(".t").textContent = cfg.launcher_text || "";

@@ -111,3 +111,12 @@ def test_uploaded_logo_is_served_by_the_widget(client, tenant, other_tenant, set
     assert b"".join(response.streaming_content) == buffer.getvalue()
     # A tenant without an uploaded logo has none to serve.
     assert client.get(f"/widget/logo/{other_tenant.widget_key}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("colour", "ink"), [("#2563eb", "#fff"), ("#ffeb3b", "#111"), ("#000000", "#fff"), ("#ffffff", "#111")]
+)
+def test_text_on_the_brand_colour_stays_readable(client, tenant, colour, ink):
+    with scopes_disabled():
+        WidgetSettings.objects.create(tenant=tenant, colour=colour)
+    assert client.get(config_url(tenant)).json()["ink"] == ink
