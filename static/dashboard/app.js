@@ -539,7 +539,8 @@ function onConversation(event, summary) {
   const { previous, merged } = mergeSummary(summary);
   const wasMine = previous?.assignee?.id === me.id;
   const routedToMe = event === "assigned" && previous?.status === "queued" && !accepting.has(merged.id);
-  if (!wasMine && merged.assignee?.id === me.id && (event === "transferred" || routedToMe)) {
+  if (event === "transferred" && merged.status === "queued") newChatAlert(merged); // back in the queue, for a department
+  else if (!wasMine && merged.assignee?.id === me.id && (event === "transferred" || routedToMe)) {
     notify.chime();
     notify.blinkTitle(t("notify.transferred"));
     notify.desktopNotify(t("notify.transferred"), visitorName(merged), () => openChat(merged.id));
