@@ -234,3 +234,25 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         visitor.close()
         anna_ctx.close()
         boris_ctx.close()
+
+
+def test_messages_are_applied_in_seq_order_and_a_gap_is_caught_up(live, browser):
+    """The client's ordering rules (static/dashboard/js/chat.js), run in Chromium."""
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        live.login(page, live.seed["operators"][0]["email"])
+        results = page.evaluate(
+            """async () => {
+                const { newChat, applyMessage } = await import("/static/dashboard/js/chat.js");
+                const chat = newChat({ id: 1 });
+                const seen = [];
+                for (const seq of [1, 3, 4, 2, 2]) seen.push([seq, applyMessage(chat, { seq, body: String(seq) })]);
+                return { seen, lastSeq: chat.lastSeq, buffered: chat.buffer.size, order: [...chat.messages.keys()] };
+            }"""
+        )
+        assert results["seen"] == [[1, "applied"], [3, "gap"], [4, "gap"], [2, "applied"], [2, "duplicate"]]
+        assert results["lastSeq"] == 4 and results["buffered"] == 0
+        assert sorted(results["order"]) == [1, 2, 3, 4]
+    finally:
+        context.close()
