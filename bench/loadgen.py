@@ -364,7 +364,7 @@ class LoadGenerator:
         return {name: round(100 * (after[name] - before[name]) / wall, 1) for name in before}
 
     def _message_report(self, keys: list[str]) -> dict:
-        latencies, all_ops, acks = [], [], []
+        latencies, all_ops, acks, ack_to_operator = [], [], [], []
         lost = refused = partial = 0
         for key in keys:
             tracked = self.state.messages[key]
@@ -380,6 +380,7 @@ class LoadGenerator:
                 partial += 1
             if tracked.acked is not None:
                 acks.append(tracked.acked - tracked.scheduled)
+                ack_to_operator.append(tracked.first - tracked.acked)
         report = {
             "sent": len(keys),
             "delivered": len(latencies),
@@ -389,6 +390,8 @@ class LoadGenerator:
             "latency": summary_ms(latencies),
             "latency_all_ops": summary_ms(all_ops),
             "ack": summary_ms(acks),
+            # How long after the visitor's ack the first operator had it: the broadcast path alone.
+            "ack_to_operator": summary_ms(ack_to_operator),
             "late": 0,
         }
         self.deadlines.append((report, keys, time.monotonic()))

@@ -343,7 +343,7 @@ def run_generator(
             "storm": {"seconds": args.storm_seconds, "preview_hz": args.preview_hz, "message_rate": args.storm_rate},
             "phases": phases,
             "connect_concurrency": 20,
-            "settle_seconds": 8 if args.quick else 20,
+            "settle_seconds": 8 if args.quick else 12,
             "timeout": args.target_timeout,
         }
         config_path = procs.log_dir / f"{target.key}-{name}-config.json"
@@ -403,9 +403,7 @@ def knee(result: dict) -> float | None:
             continue
         p99 = step["latency"]["p99"]
         if step["lost"] == 0 and p99 is not None and p99 < 100:
-            best = step["rate"]
-        else:
-            break
+            best = step["rate"] if best is None else max(best, step["rate"])
     return best
 
 
@@ -428,20 +426,21 @@ def _lost(step: dict) -> str:
 def rates_table(results: list[dict]) -> list[str]:
     lines = [
         "| server | rate msg/s | sent | delivered | lost | p50 ms | p99 ms | max ms | p99 all ops ms |"
-        " p99 ack ms | CPU ms/msg | server CPU % | Redis CPU % | gen CPU % | gen lag p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " p99 ack ms | p99 ack->op ms | CPU ms/msg | server CPU % | Redis CPU % | gen CPU % | gen lag p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         for step in result.get("rates", []):
             if "skipped" in step:
-                lines.append(f"| {result['key']} | {step['rate']:g} | {step['skipped']} |" + " |" * 12)
+                lines.append(f"| {result['key']} | {step['rate']:g} | {step['skipped']} |" + " |" * 13)
                 continue
             lat, all_ops, ack = step["latency"], step["latency_all_ops"], step["ack"]
             lost = _lost(step)
             lines.append(
                 f"| {result['key']} | {step['rate']:g} | {step['sent']} | {step['delivered']} | {lost} |"
                 f" {fmt(lat['p50'])} | {fmt(lat['p99'])} | {fmt(lat['max'])} | {fmt(all_ops['p99'])} |"
-                f" {fmt(ack['p99'])} | {fmt(step['server_cpu_ms_per_msg'], 2)} | {fmt(step['server_cpu_pct'])} |"
+                f" {fmt(ack['p99'])} | {fmt(step.get('ack_to_operator', {}).get('p99'))} |"
+                f" {fmt(step['server_cpu_ms_per_msg'], 2)} | {fmt(step['server_cpu_pct'])} |"
                 f" {fmt(step.get('aux_cpu_pct', {}).get('redis'))} |"
                 f" {fmt(step['generator_cpu_pct'])} | {fmt(step['send_lag']['p99'])} |"
             )
