@@ -146,6 +146,9 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         anna.press("#reply", "Enter")
         got = visitor.wait_for(lambda f: f["type"] == "message" and "check order 4411" in f["message"]["body"])
         assert got["message"]["author_type"] == "operator"
+        # The operator's typing reached the visitor first (a flag and a name, never a draft).
+        typing = [f for f in visitor.frames if f["type"] == "typing" and f.get("side") == "operator"]
+        assert typing and typing[0]["on"] is True and "draft" not in typing[0]
         anna.wait_for_selector(".msg-operator:has-text('check order 4411') .msg-state", timeout=3000)
 
         # The socket drops: what the operator writes waits in the outbox, what the visitor wrote
