@@ -16,6 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -106,9 +107,8 @@ def app(request: HttpRequest) -> HttpResponse:
         },
         "tenant": {"id": request.tenant.pk, "name": request.tenant.name},
         "socket": "/ws/app/",
-        "upload_url": "/app/api/upload",
+        "upload_url": reverse("conversations_app:operator_upload"),
         "language": request.LANGUAGE_CODE,
-        "debug": settings.DEBUG,
     }
     return render(
         request,
