@@ -71,7 +71,7 @@ function renderList() {
   if (!items.length) list.append(h("li", { class: "empty muted", text: t("list.empty") }));
   for (const c of items) {
     const since = waitingSince(c);
-    const unread = c.unread || 0;
+    const unread = c.status === "closed" ? 0 : c.unread || 0;
     list.append(
       h(
         "li",
@@ -80,7 +80,11 @@ function renderList() {
           role: "option",
           "aria-selected": String(c.id === state.selected),
           dataset: { id: c.id },
+          tabindex: "0",
           onclick: () => openChat(c.id),
+          onkeydown: (event) => {
+            if (event.key === "Enter" && event.target === event.currentTarget) openChat(c.id);
+          },
         },
         h(
           "div",
