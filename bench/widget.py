@@ -53,9 +53,11 @@ def page_view_bytes(browser, parley, host) -> dict:
     return {"requests": rows, "total_wire_bytes": total}
 
 
-def click_to_usable_ms(browser, host) -> float:
+def click_to_usable_ms(browser, host, transfers: list | None = None) -> float:
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
+    if transfers is not None:
+        page.on("requestfinished", lambda request: transfers.append(request))
     page.goto(host + "/index.html")
     page.wait_for_function("() => document.querySelector('[data-parley]') !== null")
     page.evaluate(
@@ -77,6 +79,12 @@ def click_to_usable_ms(browser, host) -> float:
         timeout=15000,
     ).json_value()
     clicked_at = page.evaluate("() => window.__clickAt")
+    if transfers is not None:
+        # Only what the click brought: the iframe's page and its assets.
+        transfers[:] = [r for r in transfers if "/widget/frame/" in r.url or "/static/widget/" in r.url]
+        for request in transfers:
+            request.sizes()  # read before the context closes
+        transfers[:] = [(r.url, r.sizes()["responseBodySize"]) for r in transfers]
     context.close()
     return usable_at - clicked_at
 
@@ -100,7 +108,12 @@ def main() -> int:
         )
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         result["page_view_without_chat"] = page_view_bytes(browser, parley, host)
-        click_to_usable_ms(browser, host)  # warm-up: daphne's first request loads the code
+        opened: list = []
+        click_to_usable_ms(browser, host, opened)  # also the warm-up: daphne's first request loads the code
+        result["chat_open_bytes"] = {
+            "requests": {url.split("?")[0].replace(parley.key, "<key>"): size for url, size in opened},
+            "note": "static files served uncompressed here (PARLEY_PLAIN_STATIC); whitenoise serves them gzipped",
+        }
         timings = [click_to_usable_ms(browser, host) for _ in range(args.runs)]
         browser.close()
     result["click_to_usable_ms"] = {
