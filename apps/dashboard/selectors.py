@@ -19,7 +19,12 @@ from apps.accounts.models import Department, Membership, Tenant
 from apps.conversations import frames
 from apps.conversations.errors import NotFound
 from apps.conversations.models import Conversation, Message, PageView, Visitor, VisitorNote
-from apps.conversations.selectors import conversation_for_operator, conversation_list_for_operator, messages_after
+from apps.conversations.selectors import (
+    conversation_for_operator,
+    conversation_list_for_operator,
+    conversation_list_queryset,
+    messages_after,
+)
 from apps.core.tenancy import tenant_scope
 
 from .models import OperatorStatus
@@ -84,15 +89,32 @@ def dashboard_summary(conversation: Conversation, last: Message | None, unread: 
 def conversation_list(
     *, tenant: Tenant, membership: Membership, box: str, limit: int = 50, before: datetime | None = None
 ) -> dict[str, Any]:
-    """The list endpoint's payload: two queries, whatever the number of conversations."""
-    page = conversation_list_for_operator(tenant=tenant, membership=membership, box=box, limit=limit, before=before)
+    """The list endpoint's payload: two queries, whatever the number of conversations.
+
+    The queue is served oldest first (who waited longest is answered first) and in one page
+    of up to `limit`; the other boxes page back by `last_message_at` with `before`.
+    """
+    if box == "queued":
+        if membership.tenant_id != tenant.pk:
+            raise NotFound()
+        with tenant_scope(tenant):
+            page = list(
+                conversation_list_queryset(tenant=tenant, membership=membership, box=box).order_by("created_at", "pk")[
+                    :limit
+                ]
+            )
+    else:
+        page = conversation_list_for_operator(
+            tenant=tenant, membership=membership, box=box, limit=limit, before=before
+        )
     with tenant_scope(tenant):
         last = last_messages(page)
     items = [dashboard_summary(c, last.get(c.pk), unread=c.unread) for c in page]
+    more = len(items) == limit and box != "queued"
     return {
         "box": box,
         "conversations": items,
-        "next_before": items[-1]["last_message_at"] if len(items) == limit else None,
+        "next_before": items[-1]["last_message_at"] if more else None,
         "now": iso(timezone.now()),
     }
 

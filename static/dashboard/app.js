@@ -122,6 +122,7 @@ function mergeSummary(summary) {
 
 async function loadBox(box, more = false) {
   const params = new URLSearchParams({ box });
+  if (box === "queued") params.set("limit", "200"); // the whole queue, oldest first
   if (more && state.nextBefore[box]) params.set("before", state.nextBefore[box]);
   const payload = await api.get(`/app/api/conversations?${params}`);
   state.clockOffset = new Date(payload.now).getTime() - Date.now();

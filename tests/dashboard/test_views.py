@@ -163,11 +163,21 @@ def test_the_list_endpoint_runs_a_fixed_number_of_queries(
     assert all(row["unread"] == 1 and row["last_message"]["body"].startswith("hello") for row in rows)
 
 
+def test_the_queue_is_served_oldest_first(tenant, operator, op_client):
+    make_conversations(tenant, operator, 9)
+    rows = op_client.get("/app/api/conversations?box=queued&limit=2").json()
+    with scopes_disabled():
+        queued = Conversation.objects.filter(tenant=tenant, status="queued").order_by("created_at")
+        oldest = list(queued.values_list("pk", flat=True))
+    assert [c["id"] for c in rows["conversations"]] == oldest[:2]
+    assert rows["next_before"] is None
+
+
 def test_the_list_pages_back_with_before(tenant, operator, op_client):
-    make_conversations(tenant, operator, 7)
-    first = op_client.get("/app/api/conversations?box=queued&limit=3").json()
+    make_conversations(tenant, operator, 21)
+    first = op_client.get("/app/api/conversations?box=closed&limit=3").json()
     assert len(first["conversations"]) == 3 and first["next_before"]
-    params = {"box": "queued", "limit": 3, "before": first["next_before"]}
+    params = {"box": "closed", "limit": 3, "before": first["next_before"]}
     second = op_client.get("/app/api/conversations", params).json()
     assert not {c["id"] for c in first["conversations"]} & {c["id"] for c in second["conversations"]}
 
