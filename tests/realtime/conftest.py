@@ -68,11 +68,24 @@ def _tables_to_empty(_live_database, django_db_blocker) -> list[str]:
     return empty
 
 
+def _close_worker_connections() -> None:
+    """Close what the consumers' database thread holds open: the test database must be droppable at the end.
+
+    `database_sync_to_async` closes its connection after each call, but a call still in
+    flight when a test's event loop ends (a socket closed by the server) can leave one open.
+    """
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+
+
 @pytest.fixture
 def live_db(_tables_to_empty, django_db_blocker):
     """A database whose writes commit (seen by the consumers' threads); emptied again after the test."""
     with django_db_blocker.unblock():
         yield
+        _close_worker_connections()
         assert _is_test_database(), connection.settings_dict["NAME"]  # never empty a real database
         # Django's foreign keys are deferrable: inside one transaction the order of deletes does not matter.
         with transaction.atomic(), connection.cursor() as cursor:

@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.core import signing
 from django_scopes import scopes_disabled
@@ -225,7 +224,7 @@ async def test_a_visitor_cannot_touch_another_visitors_conversation(
         target = None
     target_id = target.pk if target is not None else 999_999
     if target is not None:
-        await sync_to_async(_seed_message)(target)
+        await database_sync_to_async(_seed_message)(target)
     socket, _ = await sockets(f"/ws/widget/?token={visitor_token}")
     await socket.send(_with_conversation(VISITOR_SAMPLE_FRAMES[action], target_id))
     frames = await socket.until("error")
