@@ -178,7 +178,7 @@ def time_list(iterations: int) -> list[tuple]:
     results = []
     first = client.get("/app/api/conversations", {"box": "closed"}).json()
     cases = [
-        ("queued", {"box": "queued"}),
+        ("queued (all 60, oldest first)", {"box": "queued", "limit": 200}),
         ("mine", {"box": "mine"}),
         ("open", {"box": "open"}),
         ("closed", {"box": "closed"}),
