@@ -438,3 +438,28 @@ def test_preview_page_on_parleys_own_origin(parley, browser):
     frame = open_widget(page)
     frame.wait_for_selector("#pw-prechat:not([hidden])")
     context.close()
+
+
+def test_a_site_the_tenant_does_not_allow_gets_no_widget(parley, host, browser):
+    # The same page, served from 127.0.0.1 instead of the allowed "localhost".
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    # The session call is refused (403, unreadable cross-origin), so the loader draws nothing.
+    with page.expect_event("requestfinished", lambda r: "/widget/api/session" in r.url or "/config/" in r.url):
+        page.goto(host.replace("localhost", "127.0.0.1") + "/index.html")
+    page.wait_for_timeout(500)
+    assert page.locator("[data-parley]").count() == 0
+    context.close()
+
+
+def test_loader_ignores_messages_that_are_not_from_its_iframe(parley, host, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    page.evaluate("() => window.postMessage({parley: 1, type: 'unread', count: 5}, '*')")
+    page.evaluate("() => window.postMessage({parley: 1, type: 'open'}, '*')")
+    page.wait_for_timeout(300)
+    assert page.locator("[data-parley][data-unread]").count() == 0
+    assert not any("/widget/frame/" in f.url for f in page.frames)
+    context.close()
