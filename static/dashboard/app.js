@@ -126,6 +126,7 @@ async function loadBox(box, more = false) {
   if (more && state.nextBefore[box]) params.set("before", state.nextBefore[box]);
   const payload = await api.get(`/app/api/conversations?${params}`);
   state.clockOffset = new Date(payload.now).getTime() - Date.now();
+  const known = new Set(state.conversations.keys());
   if (!more) {
     // The server's page replaces what this box showed (items that left the box drop out).
     for (const [id, c] of state.conversations) if (inBox(c, box) && id !== state.selected) state.conversations.delete(id);
@@ -133,6 +134,12 @@ async function loadBox(box, more = false) {
   for (const summary of payload.conversations) mergeSummary(summary);
   state.nextBefore[box] = payload.next_before;
   renderList();
+  if (box === "queued" && state.listsLoaded) {
+    // Chats that arrived while the socket was down ring now.
+    const arrived = payload.conversations.filter((c) => !known.has(c.id) && !rung.has(c.id));
+    for (const c of arrived) rung.add(c.id);
+    if (arrived.length) newChatAlert(state.conversations.get(arrived[0].id));
+  }
 }
 
 async function loadLists() {
@@ -140,6 +147,7 @@ async function loadLists() {
   if (state.box === "closed") boxes.push("closed");
   try {
     for (const box of boxes) await loadBox(box);
+    state.listsLoaded = true;
   } catch (error) {
     toast(t("chat.error", { message: error.message }));
   }
@@ -513,7 +521,13 @@ function onMessage(conversationId, message) {
     setTimeout(() => newChatAlert(c), 0); // after the list shows it
   }
   if (!c) {
-    ensureSummary(conversationId);
+    // Its `created` frame was missed (a reconnect): load it, and ring if it waits.
+    ensureSummary(conversationId).then((loaded) => {
+      if (loaded?.status === "queued" && message.author_type === "visitor" && !rung.has(conversationId)) {
+        rung.add(conversationId);
+        newChatAlert(loaded);
+      }
+    });
   } else if (!c.last_seq || message.seq >= c.last_seq) {
     c.last_seq = message.seq;
     c.last_message = message;
