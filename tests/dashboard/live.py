@@ -136,8 +136,10 @@ class LiveParley:
             "DJANGO_SECRET_KEY": "django-insecure-browser-test",
             "PARLEY_BASE_URL": self.base_url,
             "PARLEY_MEDIA_ROOT": str(workdir / "media"),
-            # The real channel layer on Redis (a database number of its own).
-            "REDIS_URL": os.environ.get("PARLEY_DASHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/11"),
+            # The real channel layer on Redis: the suite's (make test starts one), else a database of our own.
+            "REDIS_URL": os.environ.get("PARLEY_DASHBOARD_TEST_REDIS")
+            or os.environ.get("REDIS_URL")
+            or "redis://127.0.0.1:6379/11",
             "CELERY_TASK_ALWAYS_EAGER": "1",
             "LOG_LEVEL": "WARNING",
         }
