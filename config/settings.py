@@ -182,6 +182,8 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "parley"},
     }
 }
+# Open sockets re-add themselves to their groups this often (core layer memberships expire or vanish with Redis).
+PARLEY_SOCKET_GROUP_REFRESH_SECONDS = env_int("PARLEY_SOCKET_GROUP_REFRESH_SECONDS", 15)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None

@@ -94,6 +94,11 @@ class TokenBucket:
         return False
 
 
+def group_refresh_seconds() -> float:
+    """How often an open socket re-adds itself to its groups (settings.PARLEY_SOCKET_GROUP_REFRESH_SECONDS)."""
+    return float(getattr(settings, "PARLEY_SOCKET_GROUP_REFRESH_SECONDS", 15))
+
+
 def visitor_group(visitor_id: int) -> str:
     """All sockets of one visitor (their tabs). Carries only `visitor.follow` between consumers."""
     return f"v{visitor_id}"
@@ -400,7 +405,7 @@ class ParleySocket(AsyncWebsocketConsumer):
             await self.close(code=refusal or CLOSE_UNAUTHENTICATED)
             return
         await self.start()
-        self.revalidate_task = asyncio.ensure_future(self.revalidate())
+        self.upkeep_task = asyncio.ensure_future(self.upkeep())
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -409,13 +414,26 @@ class ParleySocket(AsyncWebsocketConsumer):
         """None while the handshake would still succeed, else the close code."""
         raise NotImplementedError
 
-    async def revalidate(self) -> None:
-        """Close the socket once its credentials are gone (logout, password change, deactivation).
+    async def upkeep(self) -> None:
+        """While the socket is open: re-join its groups, and close it once its credentials are gone.
 
-        Groups are left first, so nothing more is delivered to a socket that lost its right to it.
+        Re-joining: the core Redis layer keeps group memberships in Redis, where they expire
+        (`group_expiry`) and vanish when Redis restarts empty while the socket survives.
+        Credentials: a logout, password change or deactivation closes the socket (4401/4403)
+        within REVALIDATE_SECONDS; its groups are left first, so nothing more reaches it.
         """
+        loop = asyncio.get_running_loop()
+        checked_at = loop.time()
         while True:
-            await asyncio.sleep(REVALIDATE_SECONDS)
+            await asyncio.sleep(min(group_refresh_seconds(), REVALIDATE_SECONDS))
+            try:
+                for group in list(self.joined):
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception:  # Redis is down: the next round tries again
+                logger.warning("%s socket: re-joining groups failed", self.side, exc_info=True)
+            if loop.time() - checked_at < REVALIDATE_SECONDS:
+                continue
+            checked_at = loop.time()
             try:
                 refusal = await self.still_allowed()
             except Exception:  # a database hiccup is not a reason to drop a working socket
@@ -427,7 +445,7 @@ class ParleySocket(AsyncWebsocketConsumer):
                 return
 
     async def disconnect(self, code: int) -> None:
-        task = getattr(self, "revalidate_task", None)
+        task = getattr(self, "upkeep_task", None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
         await self.leave_all()

@@ -155,6 +155,7 @@ class Stack:
             CELERY_TASK_ALWAYS_EAGER="1",
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="WARNING",
+            PARLEY_SOCKET_GROUP_REFRESH_SECONDS="1",
         )
         return env
 

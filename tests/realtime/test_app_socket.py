@@ -269,3 +269,23 @@ async def test_an_operator_who_logged_out_elsewhere_is_disconnected_4401(
     # The visitor's socket is not affected.
     await visitor_socket.send({"type": "ping"})
     assert await visitor_socket.recv() == {"type": "pong"}
+
+
+async def test_a_socket_rejoins_its_groups_after_the_layer_forgot_them(
+    settings, sockets, operator_cookie, visitor_socket
+):
+    """What a Redis restart (or `group_expiry`) does to the core layer's memberships, while the socket stays open."""
+    from channels.layers import get_channel_layer
+
+    settings.PARLEY_SOCKET_GROUP_REFRESH_SECONDS = 0.1
+    socket, _ = await sockets("/ws/app/", cookie=operator_cookie)
+    get_channel_layer().groups.clear()
+    await visitor_socket.send({"type": "send", "client_id": "after-amnesia", "body": "anyone?"})
+    await visitor_socket.recv_type("ack")
+    # Published at once, before the socket re-joined: that one is lost (resume finds it); the next arrives live.
+    for attempt in range(30):
+        await visitor_socket.send({"type": "send", "client_id": f"later-{attempt}", "body": "still there?"})
+        await visitor_socket.recv_type("ack")
+        if not await socket.communicator.receive_nothing(0.1):
+            break
+    assert (await socket.recv_type("message"))["message"]["body"] == "still there?"
