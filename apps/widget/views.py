@@ -184,7 +184,8 @@ def _error(exc: ConversationError) -> JsonResponse:
 
 
 def _visitor_from_token(request: HttpRequest) -> tuple[Tenant, Visitor]:
-    """The tenant and visitor a `Authorization: Bearer <visitor token>` names; NotFound otherwise."""
+    """The tenant and visitor an `Authorization: Bearer <visitor token>` names (401 otherwise);
+    a page of a site the tenant does not allow is refused (403), as the conversation API does."""
     header = request.headers.get("Authorization", "")
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -200,6 +201,9 @@ def _visitor_from_token(request: HttpRequest) -> tuple[Tenant, Visitor]:
         visitor = Visitor.objects.filter(pk=visitor_id, tenant=tenant).first()
     if visitor is None:
         raise NotAuthenticated()
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_allowed(tenant, origin):
+        raise Forbidden(_("The chat is not available on this site."))
     return tenant, visitor
 
 

@@ -4,6 +4,7 @@ ending the chat and the emailed transcript."""
 import json
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django_scopes import scopes_disabled
 
@@ -12,11 +13,9 @@ from apps.conversations.models import Conversation, Message, Visitor
 
 pytestmark = pytest.mark.django_db
 
-PARLEY_ORIGIN = "http://localhost:8000"
-
-
 def post(client, path, data, **extra):
-    extra.setdefault("HTTP_ORIGIN", PARLEY_ORIGIN)
+    # The iframe calls from Parley's own origin.
+    extra.setdefault("HTTP_ORIGIN", settings.PARLEY_BASE_URL)
     return client.post(f"/widget/api/{path}", data=json.dumps(data), content_type="application/json", **extra)
 
 
@@ -223,3 +222,11 @@ def test_contact_form_is_rate_limited_per_address(client, tenant):
     answers = [post(client, "contact", contact_data(tenant)).status_code for _ in range(CONTACTS_PER_HOUR + 1)]
     assert answers[:-1] == [201] * CONTACTS_PER_HOUR
     assert answers[-1] == 429
+
+
+def test_token_calls_from_a_site_the_tenant_does_not_allow_are_refused(client, tenant, conversation, visitor_auth):
+    tenant.allowed_domains = "shop.example.com"
+    tenant.save()
+    payload = {"conversation": conversation.pk, "rating": "good"}
+    assert post(client, "rating", payload, HTTP_ORIGIN="https://evil.example.net", **visitor_auth).status_code == 403
+    assert post(client, "rating", payload, **visitor_auth).status_code == 200  # Parley's own origin (the iframe)
