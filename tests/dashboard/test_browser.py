@@ -259,3 +259,34 @@ def test_messages_are_applied_in_seq_order_and_a_gap_is_caught_up(live, browser)
         assert sorted(results["order"]) == [1, 2, 3, 4]
     finally:
         context.close()
+
+
+def test_a_phone_shows_one_pane_at_a_time_with_back_navigation(live, browser):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    visitor = Visitor(live)
+    try:
+        # Make sure the visitor has a chat that is not closed (a new one, or the open one).
+        visitor.send({"type": "send", "client_id": f"phone-{uuid.uuid4().hex[:8]}", "body": "Hi from my phone"})
+        visitor.wait_for(lambda f: f["type"] == "ack")
+        live.login(page, live.seed["operators"][0]["email"])
+        page.wait_for_function("[...window.parley.state.conversations.values()].some((c) => c.status !== 'closed')")
+        box = page.evaluate(
+            "[...window.parley.state.conversations.values()].find((c) => c.status !== 'closed').status === 'queued'"
+            " ? 'queued' : 'open'"
+        )
+        page.click(f'.boxes [data-box="{box}"]')
+        page.locator("#conv-list .conv").first.click()
+        page.wait_for_selector("#chat-body:not([hidden])")
+        assert page.locator(".pane-list").is_hidden() and page.locator("#reply").is_visible()
+        page.click("#act-card")
+        page.wait_for_selector("#card-pages li")
+        assert page.locator(".pane-chat").is_hidden()
+        page.click("#card-back")
+        page.click("#chat-back")
+        assert page.locator(".pane-list").is_visible() and page.locator(".pane-chat").is_hidden()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"the page scrolls sideways ({width}px)"
+    finally:
+        visitor.close()
+        context.close()
