@@ -483,3 +483,38 @@ async def test_an_unknown_socket_path_is_refused():
     communicator = WebsocketCommunicator(application, "/ws/nothing-here/")
     connected, _code = await communicator.connect()
     assert not connected
+
+
+# --- attachments -------------------------------------------------------------------------------------
+
+
+def _upload(conversation: Conversation, side: str = "visitor") -> str:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with scopes_disabled():
+        tenant = conversation.tenant
+    attachment = services.attachment_upload(
+        tenant=tenant,
+        conversation=conversation,
+        file=SimpleUploadedFile("notes.txt", b"order 1234\n", content_type="text/plain"),
+        uploader_side=side,
+    )
+    return attachment.token
+
+
+async def test_a_message_with_an_uploaded_file_is_acked_with_it_and_the_token_works_once(
+    settings, tmp_path, conversation, visitor_socket, operator_socket
+):
+    settings.MEDIA_ROOT = tmp_path
+    token = await database_sync_to_async(_upload)(conversation)
+    frame = {"type": "send", "conversation": conversation.pk, "client_id": "file-1", "body": "", "attachments": [token]}
+    await visitor_socket.send(frame)
+    ack = await visitor_socket.recv_type("ack")
+    assert ack["message"]["kind"] == "attachment"
+    assert [a["filename"] for a in ack["message"]["attachments"]] == ["notes.txt"]
+    seen = await operator_socket.recv_type("message")
+    assert [a["token"] for a in seen["message"]["attachments"]] == [token]
+    # The same token in another message is refused; nothing is stored.
+    await visitor_socket.send({**frame, "client_id": "file-2"})
+    assert (await visitor_socket.recv_type("error"))["code"] == "bad_frame"
+    assert len(await stored_messages(conversation.pk)) == 1
