@@ -98,11 +98,8 @@ def conversation_list(
         if membership.tenant_id != tenant.pk:
             raise NotFound()
         with tenant_scope(tenant):
-            page = list(
-                conversation_list_queryset(tenant=tenant, membership=membership, box=box).order_by("created_at", "pk")[
-                    :limit
-                ]
-            )
+            queue = conversation_list_queryset(tenant=tenant, membership=membership, box=box)
+            page = list(queue.order_by("created_at", "pk")[:limit])
     else:
         page = conversation_list_for_operator(
             tenant=tenant, membership=membership, box=box, limit=limit, before=before
