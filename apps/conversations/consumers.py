@@ -14,6 +14,7 @@ and the consumer forwards `deliver` events as they are. The layer only carries h
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -176,25 +177,24 @@ def _ref(frame: dict) -> Any:
     return None
 
 
-def _replay(conversation: Conversation, after_seq: int, *, audience: frames.Audience) -> list[str]:
-    """Every message after `after_seq`, in seq order, serialised for `audience` (no notes for a visitor)."""
-    texts: list[str] = []
-    while True:
-        page = list(
-            selectors.messages_after(
-                conversation=conversation,
-                after_seq=after_seq,
-                include_private=audience == "operator",
-                limit=RESUME_PAGE,
-            )
-        )
-        for message in page:
-            if audience == "visitor" and message.is_private:
-                continue  # defence in depth: the selector already leaves them out
-            texts.append(frames.dumps(frames.message_frame(message, audience=audience)))
-        if len(page) < RESUME_PAGE:
-            return texts
-        after_seq = page[-1].seq
+def _replay_page(
+    conversation: Conversation, after_seq: int, *, audience: frames.Audience
+) -> tuple[list[str], int, int | None]:
+    """One page of the messages after `after_seq`, in seq order, serialised for `audience` (no notes for a visitor).
+
+    Returns `(frames, the conversation's last seq, the seq to continue after or None when done)`.
+    The last seq is read before the messages, so every message up to it is in this page or an earlier one.
+    """
+    page = selectors.messages_after(
+        conversation=conversation, after_seq=after_seq, include_private=audience == "operator", limit=RESUME_PAGE
+    )
+    texts = [
+        frames.dumps(frames.message_frame(message, audience=audience))
+        for message in page
+        # Defence in depth: the selector already leaves notes out for a visitor.
+        if audience == "operator" or not message.is_private
+    ]
+    return texts, conversation.last_seq, (page[-1].seq if len(page) >= RESUME_PAGE else None)
 
 
 # --- visitor side: sync work, each inside the tenant scope ------------------------------------------
@@ -256,9 +256,11 @@ def visitor_send(
 
 
 @in_tenant_scope
-def visitor_replay(tenant: Tenant, *, visitor: Visitor, conversation_id: int, after_seq: int) -> tuple[list[str], int]:
+def visitor_replay(
+    tenant: Tenant, *, visitor: Visitor, conversation_id: int, after_seq: int
+) -> tuple[list[str], int, int | None]:
     conversation = selectors.conversation_for_visitor(tenant=tenant, visitor=visitor, conversation_id=conversation_id)
-    return _replay(conversation, after_seq, audience="visitor"), conversation.last_seq
+    return _replay_page(conversation, after_seq, audience="visitor")
 
 
 @in_tenant_scope
@@ -333,9 +335,9 @@ def operator_send(
 @in_tenant_scope
 def operator_replay(
     tenant: Tenant, *, membership_id: int, conversation_id: int, after_seq: int
-) -> tuple[list[str], int]:
+) -> tuple[list[str], int, int | None]:
     conversation = _operator_conversation(tenant, _operator(membership_id), conversation_id)
-    return _replay(conversation, after_seq, audience="operator"), conversation.last_seq
+    return _replay_page(conversation, after_seq, audience="operator")
 
 
 @in_tenant_scope
@@ -536,13 +538,15 @@ class ParleySocket(AsyncWebsocketConsumer):
     async def handle_ping(self, frame: dict) -> None:
         await self.send_frame({"type": "pong"})
 
-    async def send_replays(self, replays: list[tuple[int, list[str], int]]) -> None:
-        resumed: dict[str, int] = {}
-        for conversation_id, texts, last_seq in replays:
+    async def replay(self, fetch_page: Callable[..., Awaitable[tuple]], after_seq: int) -> int:
+        """Send every message after `after_seq`, a page (one database call) at a time; returns the last seq."""
+        while True:
+            texts, last_seq, continue_after = await fetch_page(after_seq=after_seq)
             for text in texts:
                 await self.send(text_data=text)
-            resumed[str(conversation_id)] = last_seq
-        await self.send_frame({"type": "resumed", "conversations": resumed})
+            if continue_after is None:
+                return last_seq
+            after_seq = continue_after
 
 
 class VisitorConsumer(ParleySocket):
@@ -658,15 +662,15 @@ class VisitorConsumer(ParleySocket):
                     await self.send_error(
                         "not_found", MESSAGES["not_found"], ref=_ref(frame), conversation=conversation_id
                     )
-        replays = []
+        resumed: dict[str, int] = {}
         for conversation_id, after_seq in targets.items():
             if conversation_id not in self.known_conversations:
                 continue
-            texts, last_seq = await visitor_replay(
-                self.tenant, visitor=self.visitor, conversation_id=conversation_id, after_seq=after_seq
+            fetch_page = functools.partial(
+                visitor_replay, self.tenant, visitor=self.visitor, conversation_id=conversation_id
             )
-            replays.append((conversation_id, texts, last_seq))
-        await self.send_replays(replays)
+            resumed[str(conversation_id)] = await self.replay(fetch_page, after_seq)
+        await self.send_frame({"type": "resumed", "conversations": resumed})
 
     async def handle_typing(self, frame: dict) -> None:
         conversation_id = _conversation_id(frame, required=False) or self.current_conversation
@@ -786,17 +790,16 @@ class OperatorConsumer(ParleySocket):
         await self.send(text_data=ack)
 
     async def handle_resume(self, frame: dict) -> None:
-        replays = []
+        resumed: dict[str, int] = {}
         for conversation_id, after_seq in _resume_targets(frame).items():
+            fetch_page = functools.partial(
+                operator_replay, self.tenant, membership_id=self.membership.pk, conversation_id=conversation_id
+            )
             try:
-                texts, last_seq = await operator_replay(
-                    self.tenant, membership_id=self.membership.pk, conversation_id=conversation_id, after_seq=after_seq
-                )
+                resumed[str(conversation_id)] = await self.replay(fetch_page, after_seq)
             except NotFound:
                 await self.send_error("not_found", MESSAGES["not_found"], ref=_ref(frame), conversation=conversation_id)
-                continue
-            replays.append((conversation_id, texts, last_seq))
-        await self.send_replays(replays)
+        await self.send_frame({"type": "resumed", "conversations": resumed})
 
     async def handle_typing(self, frame: dict) -> None:
         conversation_id = _conversation_id(frame)

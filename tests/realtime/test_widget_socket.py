@@ -518,3 +518,16 @@ async def test_a_message_with_an_uploaded_file_is_acked_with_it_and_the_token_wo
     await visitor_socket.send({**frame, "client_id": "file-2"})
     assert (await visitor_socket.recv_type("error"))["code"] == "bad_frame"
     assert len(await stored_messages(conversation.pk)) == 1
+
+
+async def test_resume_pages_through_long_gaps_in_order(monkeypatch, conversation, visitor_socket, operator):
+    from apps.conversations import consumers
+
+    monkeypatch.setattr(consumers, "RESUME_PAGE", 3)
+    bodies = [f"line {n}" for n in range(8)]
+    await database_sync_to_async(_operator_says)(conversation.pk, operator, bodies)
+    await visitor_socket.drain(0.1)
+    await visitor_socket.send({"type": "resume", "conversations": {str(conversation.pk): 1}})
+    frames = await visitor_socket.until("resumed")
+    assert [f["message"]["body"] for f in frames if f["type"] == "message"] == bodies[1:]
+    assert frames[-1] == {"type": "resumed", "conversations": {str(conversation.pk): 8}}
