@@ -242,11 +242,12 @@ class BareChannels(Target):
 
 
 class Parley(Target):
-    def __init__(self, *a, layer: str, **kw) -> None:
+    def __init__(self, *a, layer: str, variant: str = "", **kw) -> None:
         super().__init__(*a, **kw)
         self.layer = layer
-        self.key = f"parley-{LAYER_NAMES[layer]}"
-        self.title = f"Parley, {LAYER_NAMES[layer]} layer"
+        self.variant = variant
+        self.key = f"parley-{LAYER_NAMES[layer]}" + (f"-{variant}" if variant else "")
+        self.title = f"Parley, {LAYER_NAMES[layer]} layer" + (f", experiment: {variant}" if variant else "")
         self._credentials: dict | None = None
 
     def env(self) -> dict:
@@ -284,8 +285,8 @@ class Parley(Target):
         self._credentials = json.loads(out.read_text())
 
     def serve(self) -> None:
-        self.ports = [free_port() for _ in range(self.args.processes)]
-        serve_daphne(self, "config.asgi:application", self.env())
+        application = "bench.parley_nohop_asgi:application" if self.variant == "nohop" else "config.asgi:application"
+        serve_daphne(self, application, dict(self.env(), PYTHONPATH=str(ROOT)))
 
     def credentials(self) -> dict:
         assert self._credentials is not None
@@ -344,6 +345,7 @@ def run_generator(
             "phases": phases,
             "connect_concurrency": 20,
             "settle_seconds": 8 if args.quick else 12,
+            "idle_connect_cap": 30 if args.quick else 60,
             "timeout": args.target_timeout,
         }
         config_path = procs.log_dir / f"{target.key}-{name}-config.json"
@@ -469,14 +471,15 @@ def storm_table(results: list[dict]) -> list[str]:
 
 def idle_table(results: list[dict]) -> list[str]:
     lines = [
-        "| server | idle sockets opened | failed | connect s | RSS before MiB | RSS with sockets MiB | KiB/socket |",
+        "| server | idle sockets opened | failed or not in time | connect s | RSS before MiB |"
+        " RSS with sockets MiB | KiB/socket |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         idle = result.get("idle")
         if not idle:
             continue
-        failed = sum(idle["failures"].values())
+        failed = sum(idle["failures"].values()) + idle.get("not_attempted_in_time", 0)
         lines.append(
             f"| {result['key']} | {idle['opened']} | {failed} | {fmt(idle['connect_seconds'])} |"
             f" {idle['rss_before_kib'] / 1024:.1f} | {idle['rss_with_sockets_kib'] / 1024:.1f} |"
@@ -561,7 +564,7 @@ def targets_table(results: list[dict], args: argparse.Namespace) -> list[str]:
         ("knee >= 400 msg/s", (s["knee"] or 0) >= 400, f"knee {fmt(s['knee'])}"),
         ("p99 < 50 ms at 200 msg/s", s["p99_ref"] is not None and s["p99_ref"] < 50, f"p99 {fmt(s['p99_ref'])} ms"),
         (
-            f"{args.idle_sockets} idle widget sockets under 40 KB each",
+            f"{args.idle_sockets} idle widget sockets under 40 KB (39.1 KiB) each",
             s["kib_socket"] is not None and s["kib_socket"] * 1024 < 40_000,
             f"{fmt(s['kib_socket'])} KiB",
         ),
@@ -655,6 +658,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="use this Redis instead of a private redis-server (pub/sub ignores db numbers!)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/parley_bench")
     parser.add_argument("--conn-max-age", type=int, default=None, help="DATABASE_CONN_MAX_AGE for Parley")
+    parser.add_argument("--parley-variant", dest="parley_variants", action="append", default=[], choices=["nohop"],
+                        help="also run Parley with an experiment applied (see bench/parley_nohop_asgi.py)")
     parser.add_argument("--results-dir", default=str(BENCH / "results"))
     parser.add_argument("--profile", action="store_true",
                         help="sample the servers with py-spy (pip install py-spy) into results/<stamp>-<server>-N.txt")
@@ -729,6 +734,8 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(Parley(args, procs, redis_url, layer=args.layer))
             if args.compare_layers:
                 targets.append(Parley(args, procs, redis_url, layer=other))
+        for variant in args.parley_variants:
+            targets.append(Parley(args, procs, redis_url, layer=args.layer, variant=variant))
         for target in targets:
             try:
                 results.append(run_target(target, args, procs, redis_flush))
