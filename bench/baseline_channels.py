@@ -47,6 +47,15 @@ from django.urls import path  # noqa: E402
 
 conversation_ids = itertools.count(1)
 
+if os.environ.get("BENCH_NOHOP"):
+    # The experiment of bench/parley_nohop_asgi.py: no per-event close_old_connections hop.
+    from channels.consumer import AsyncConsumer, get_handler_name
+
+    async def dispatch_without_hop(self, message):
+        await getattr(self, get_handler_name(message))(message)
+
+    AsyncConsumer.dispatch = dispatch_without_hop
+
 
 def tenant_of(credential: str) -> str:
     return credential.split("v", 1)[0].split("o", 1)[0]

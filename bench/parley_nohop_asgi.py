@@ -1,6 +1,6 @@
 """Parley's ASGI application with one experiment applied: no per-event database-thread hop.
 
-    .venv/bin/python bench/realtime.py --targets parley --parley-variant nohop
+    .venv/bin/python bench/realtime.py --targets channels,parley --variant nohop
 
 Channels 4.2+ calls `aclose_old_connections()` in `AsyncConsumer.dispatch` before EVERY
 event handler: a `sync_to_async` (thread-sensitive) hop onto the one thread that also runs

@@ -230,14 +230,19 @@ class BareChannels(Target):
     key = "channels"
     title = "baseline: bare Channels relay (daphne)"
 
-    def __init__(self, *a, layer: str, **kw) -> None:
+    def __init__(self, *a, layer: str, variant: str = "", **kw) -> None:
         super().__init__(*a, **kw)
         self.layer = layer
-        self.key = f"channels-{LAYER_NAMES[layer]}"
-        self.title = f"baseline: bare Channels relay, {LAYER_NAMES[layer]} layer"
+        self.variant = variant
+        self.key = f"channels-{LAYER_NAMES[layer]}" + (f"-{variant}" if variant else "")
+        self.title = f"baseline: bare Channels relay, {LAYER_NAMES[layer]} layer" + (
+            f", experiment: {variant}" if variant else ""
+        )
 
     def serve(self) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT), REDIS_URL=self.redis_url, CHANNEL_LAYER_BACKEND=self.layer)
+        if self.variant == "nohop":
+            env["BENCH_NOHOP"] = "1"
         serve_daphne(self, "bench.baseline_channels:application", env)
 
 
@@ -658,8 +663,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="use this Redis instead of a private redis-server (pub/sub ignores db numbers!)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/parley_bench")
     parser.add_argument("--conn-max-age", type=int, default=None, help="DATABASE_CONN_MAX_AGE for Parley")
-    parser.add_argument("--parley-variant", dest="parley_variants", action="append", default=[], choices=["nohop"],
-                        help="also run Parley with an experiment applied (see bench/parley_nohop_asgi.py)")
+    parser.add_argument("--variant", dest="variants", action="append", default=[], choices=["nohop"],
+                        help="also run the Channels baseline and Parley with an experiment applied"
+                        " (nohop: bench/parley_nohop_asgi.py)")
     parser.add_argument("--results-dir", default=str(BENCH / "results"))
     parser.add_argument("--profile", action="store_true",
                         help="sample the servers with py-spy (pip install py-spy) into results/<stamp>-<server>-N.txt")
@@ -734,8 +740,11 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(Parley(args, procs, redis_url, layer=args.layer))
             if args.compare_layers:
                 targets.append(Parley(args, procs, redis_url, layer=other))
-        for variant in args.parley_variants:
-            targets.append(Parley(args, procs, redis_url, layer=args.layer, variant=variant))
+        for variant in args.variants:
+            if "channels" in args.targets:
+                targets.append(BareChannels(args, procs, redis_url, layer=args.layer, variant=variant))
+            if "parley" in args.targets:
+                targets.append(Parley(args, procs, redis_url, layer=args.layer, variant=variant))
         for target in targets:
             try:
                 results.append(run_target(target, args, procs, redis_flush))
