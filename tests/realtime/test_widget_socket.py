@@ -531,3 +531,25 @@ async def test_resume_pages_through_long_gaps_in_order(monkeypatch, conversation
     frames = await visitor_socket.until("resumed")
     assert [f["message"]["body"] for f in frames if f["type"] == "message"] == bodies[1:]
     assert frames[-1] == {"type": "resumed", "conversations": {str(conversation.pk): 8}}
+
+
+async def test_a_server_failure_is_a_server_error_frame_and_the_resend_then_works(monkeypatch, visitor_socket):
+    real_send = services.message_send
+    calls = []
+
+    def failing_once(**kwargs):
+        calls.append(kwargs["client_id"])
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(services, "message_send", failing_once)
+    frame = {"type": "send", "client_id": "retry-1", "body": "hello?"}
+    await visitor_socket.send(frame)
+    error = await visitor_socket.recv_type("error")
+    assert (error["code"], error["ref"]) == ("server_error", "retry-1")
+    assert "database" not in error["message"]  # no internals leak to the client
+    await visitor_socket.send(frame)
+    ack = await visitor_socket.recv_type("ack")
+    assert ack["seq"] == 1
+    assert calls == ["retry-1", "retry-1"]
