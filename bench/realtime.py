@@ -179,12 +179,12 @@ class Target:
     def serve(self) -> None:
         raise NotImplementedError
 
-    def profile(self, out_dir: Path, stamp: str) -> list[Path]:
+    def profile(self, out_dir: Path, stamp: str, phase: str) -> list[Path]:
         """Sample every server process with py-spy until the target stops (collapsed stacks)."""
         py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
         paths = []
         for index, server in enumerate(self.servers):
-            path = out_dir / f"{stamp}-{self.key}-{index}.txt"
+            path = out_dir / f"{stamp}-{self.key}-{phase}-{index}.txt"
             argv = [py_spy, "record", "--pid", str(server.pid), "--format", "raw", "--rate", "200",
                     "--nonblocking", "--idle", "--threads", "--output", str(path)]
             self.profilers.append(self.procs.start(f"{self.key}-py-spy-{index}", argv))
@@ -271,6 +271,8 @@ class Parley(Target):
         )
         if self.args.conn_max_age is not None:
             env["DATABASE_CONN_MAX_AGE"] = str(self.args.conn_max_age)
+        if "conn60" in self.variant:
+            env["DATABASE_CONN_MAX_AGE"] = "60"
         return env
 
     def prepare(self) -> None:
@@ -290,7 +292,9 @@ class Parley(Target):
         self._credentials = json.loads(out.read_text())
 
     def serve(self) -> None:
-        application = "bench.parley_nohop_asgi:application" if self.variant == "nohop" else "config.asgi:application"
+        application = (
+            "bench.parley_nohop_asgi:application" if self.variant.startswith("nohop") else "config.asgi:application"
+        )
         serve_daphne(self, application, dict(self.env(), PYTHONPATH=str(ROOT)))
 
     def credentials(self) -> dict:
@@ -302,22 +306,26 @@ class Parley(Target):
 
 
 def run_target(target: Target, args: argparse.Namespace, procs: Processes, redis_flush) -> dict:
-    """Traffic phases against one server; the idle-socket phase against a fresh one.
+    """Each phase (rates, storm, idle sockets) against a freshly started server.
 
-    A fresh server for the memory figure keeps both measurements clean: 2,000 sockets
-    opening and closing must not disturb the latency steps, and the RSS delta must not
-    be hidden by heap that earlier traffic left free.
+    So a backlog left by a saturated rate step cannot spill into the storm, 2,000 sockets
+    opening and closing cannot disturb the latency figures, and the RSS delta is not
+    hidden by heap that earlier traffic left free.
     """
     print(f"== {target.title}", file=sys.stderr, flush=True)
     started = time.monotonic()
     target.prepare()
-    traffic = [p for p in args.phases if p != "idle"]
     result: dict = {}
-    if traffic:
-        result = run_generator(target, args, procs, redis_flush, traffic, "traffic")
-    if "idle" in args.phases:
-        idle = run_generator(target, args, procs, redis_flush, ["idle"], "idle")
-        result = {**idle, **result, "idle": idle.get("idle")}
+    for phase in ("rates", "storm", "idle"):
+        if phase not in args.phases:
+            continue
+        part = run_generator(target, args, procs, redis_flush, [phase], phase)
+        counters = ("cross_tenant_frames", "stray_frames", "closed_sockets", "connect_retries")
+        merged = {key: result.get(key, 0) + part.get(key, 0) for key in counters}
+        errors = dict(result.get("errors", {}))
+        for code, count in part.get("errors", {}).items():
+            errors[code] = errors.get(code, 0) + count
+        result = {**result, **part, **merged, "errors": errors}
     result["title"] = target.title
     result["key"] = target.key
     result["wall_seconds"] = round(time.monotonic() - started, 1)
@@ -330,8 +338,8 @@ def run_generator(
     redis_flush()
     target.serve()
     try:
-        if args.profile and name == "traffic":
-            for path in target.profile(Path(args.results_dir), args.stamp):
+        if args.profile and name != "idle":
+            for path in target.profile(Path(args.results_dir), args.stamp, name):
                 print(f"  profiling into {path}", file=sys.stderr, flush=True)
         creds = target.credentials()
         config = {
@@ -536,7 +544,7 @@ def ratio(a, b) -> str:
 
 def ratio_table(results: list[dict], reference_rate: float) -> list[str]:
     parleys = [r for r in results if r["key"].startswith("parley")]
-    baselines = [r for r in results if not r["key"].startswith("parley")]
+    baselines = [r for r in results if not r["key"].startswith("parley") and not r["key"].endswith("-nohop")]
     if not parleys or not baselines:
         return []
     lines = [
@@ -663,12 +671,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="use this Redis instead of a private redis-server (pub/sub ignores db numbers!)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/parley_bench")
     parser.add_argument("--conn-max-age", type=int, default=None, help="DATABASE_CONN_MAX_AGE for Parley")
-    parser.add_argument("--variant", dest="variants", action="append", default=[], choices=["nohop"],
-                        help="also run the Channels baseline and Parley with an experiment applied"
-                        " (nohop: bench/parley_nohop_asgi.py)")
+    parser.add_argument("--variant", dest="variants", action="append", default=[],
+                        choices=["nohop", "conn60", "nohop-conn60"],
+                        help="also run Parley (and for nohop the Channels baseline) with an experiment applied:"
+                        " nohop = bench/parley_nohop_asgi.py, conn60 = DATABASE_CONN_MAX_AGE=60; repeatable")
     parser.add_argument("--results-dir", default=str(BENCH / "results"))
     parser.add_argument("--profile", action="store_true",
-                        help="sample the servers with py-spy (pip install py-spy) into results/<stamp>-<server>-N.txt")
+                        help="sample the servers with py-spy (pip install py-spy)"
+                        " into results/<stamp>-<server>-<phase>-N.txt")
     args = parser.parse_args(argv)
     quick = args.quick
     args.rates = [float(r) for r in args.rates.split(",")] if args.rates else (
@@ -741,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.compare_layers:
                 targets.append(Parley(args, procs, redis_url, layer=other))
         for variant in args.variants:
-            if "channels" in args.targets:
+            if "channels" in args.targets and variant == "nohop":
                 targets.append(BareChannels(args, procs, redis_url, layer=args.layer, variant=variant))
             if "parley" in args.targets:
                 targets.append(Parley(args, procs, redis_url, layer=args.layer, variant=variant))
