@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.widget.live import CHROMIUM, CHROMIUM_ARGS, host_site, live_parley  # noqa: E402
+from tests.processes import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.widget.live import host_site, live_parley  # noqa: E402
 
 VIEWPORT = {"width": 1000, "height": 760}
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.processes import CHROMIUM, free_port, parley_env, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 SEED = r"""
 import json, sys
@@ -98,25 +97,8 @@ print(json.dumps({
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"daphne did not listen on {port}")
-
-
 def chromium_path() -> str:
-    return os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
+    return CHROMIUM
 
 
 class LiveParley:
@@ -126,23 +108,15 @@ class LiveParley:
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{workdir / 'parley.sqlite3'}",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECURE_SSL": "0",
-            "PARLEY_PLAIN_STATIC": "1",
-            "DJANGO_SECRET_KEY": "django-insecure-browser-test",
-            "PARLEY_BASE_URL": self.base_url,
-            "PARLEY_MEDIA_ROOT": str(workdir / "media"),
+        self.env = parley_env(
+            DATABASE_URL=f"sqlite:///{workdir / 'parley.sqlite3'}",
+            PARLEY_BASE_URL=self.base_url,
+            PARLEY_MEDIA_ROOT=str(workdir / "media"),
             # The real channel layer on Redis: the suite's (make test starts one), else a database of our own.
-            "REDIS_URL": os.environ.get("PARLEY_DASHBOARD_TEST_REDIS")
+            REDIS_URL=os.environ.get("PARLEY_DASHBOARD_TEST_REDIS")
             or os.environ.get("REDIS_URL")
             or "redis://127.0.0.1:6379/11",
-            "CELERY_TASK_ALWAYS_EAGER": "1",
-            "LOG_LEVEL": "WARNING",
-        }
+        )
         python = sys.executable
         subprocess.run(  # noqa: S603
             [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
@@ -168,12 +142,7 @@ class LiveParley:
         wait_for_port(self.port)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
         self.log.close()
 
     def login(self, page, email: str) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from websockets.sync.client import connect
 
-from tests.dashboard.live import CHROMIUM_ARGS, ROOT, LiveParley, chromium_path
+from tests.dashboard.live import ROOT, LiveParley, chromium_path
+from tests.processes import CHROMIUM_ARGS
 
 OUT = ROOT / "docs" / "screenshots"
 

@@ -15,7 +15,9 @@ import uuid
 
 import pytest
 
-from .live import CHROMIUM_ARGS, LiveParley, chromium_path
+from tests.processes import CHROMIUM_ARGS
+
+from .live import LiveParley, chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

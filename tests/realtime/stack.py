@@ -11,13 +11,13 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from tests.processes import die_with_parent, free_port, parley_env, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -25,44 +25,6 @@ ORIGIN = "http://127.0.0.1"
 SECRET_KEY = "django-insecure-realtime-stack-test"
 PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
 CORE_LAYER = "channels_redis.core.RedisChannelLayer"
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: if pytest is killed outright, the kernel stops the child too.
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 class RedisServer:
@@ -91,13 +53,13 @@ class RedisServer:
                 "--loglevel", "warning",
             ],
             stdout=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         wait_for_port(self.port, process=self.process)
 
     def kill(self) -> None:
         """A crash, not a shutdown: every connection drops at once."""
-        _stop(self.process, signal.SIGKILL)
+        stop_process(self.process, signal.SIGKILL)
 
 
 class Database:
@@ -141,22 +103,14 @@ class Stack:
         self.servers: list[Daphne] = []
 
     def env(self, layer: str | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
-        if layer is not None:
-            env["CHANNEL_LAYER_BACKEND"] = layer
-        env.update(
+        env = parley_env(
             DATABASE_URL=self.database.url,
             REDIS_URL=self.redis.url,
-            DJANGO_SETTINGS_MODULE="config.settings",
             DJANGO_SECRET_KEY=SECRET_KEY,
-            DJANGO_SECURE_SSL="0",
-            DJANGO_DEBUG="0",
-            PARLEY_PLAIN_STATIC="1",
-            CELERY_TASK_ALWAYS_EAGER="1",
-            PYTHONUNBUFFERED="1",
-            LOG_LEVEL="WARNING",
             PARLEY_SOCKET_GROUP_REFRESH_SECONDS="1",
         )
+        if layer is not None:
+            env["CHANNEL_LAYER_BACKEND"] = layer
         return env
 
     def start(self) -> dict:
@@ -215,7 +169,7 @@ class Daphne:
                 env=self.stack.env(self.layer),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def wait(self) -> None:
@@ -235,10 +189,10 @@ class Daphne:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def kill(self) -> None:
-        _stop(self.process, signal.SIGKILL)
+        stop_process(self.process, signal.SIGKILL)
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -12,21 +12,18 @@ import contextlib
 import functools
 import http.server
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.processes import free_port, parley_env, stop_process, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 SETUP_SCRIPT = r"""
 import json, sys
@@ -55,23 +52,6 @@ print(json.dumps({
     "session": client.cookies["sessionid"].value,
 }))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
 @dataclass
@@ -124,21 +104,13 @@ def live_parley() -> Iterator[LiveParley]:
         web_port = free_port()
         base_url = f"http://127.0.0.1:{web_port}"
         database = str(workdir / "parley.sqlite3")
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"sqlite:///{database}",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "PARLEY_BASE_URL": base_url,
-            "PARLEY_MEDIA_ROOT": str(workdir / "media"),
-            "DJANGO_SECURE_SSL": "0",
-            "DJANGO_DEBUG": "0",
-            "PARLEY_PLAIN_STATIC": "1",
-            "CELERY_TASK_ALWAYS_EAGER": "1",
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "DJANGO_SECRET_KEY": "django-insecure-widget-browser-tests",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = parley_env(
+            DATABASE_URL=f"sqlite:///{database}",
+            REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+            PARLEY_BASE_URL=base_url,
+            PARLEY_MEDIA_ROOT=str(workdir / "media"),
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        )
         wait_for_port(redis_port)
         subprocess.run(  # noqa: S603
             [PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=180
@@ -168,12 +140,7 @@ def live_parley() -> Iterator[LiveParley]:
         )
     finally:
         for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_process(process)
 
 
 HOST_PAGE = """<!doctype html>

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.widget.live import CHROMIUM, CHROMIUM_ARGS, ROOT, host_site, live_parley
+from tests.processes import CHROMIUM, CHROMIUM_ARGS
+from tests.widget.live import ROOT, host_site, live_parley
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
