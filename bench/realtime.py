@@ -539,7 +539,7 @@ def summary_table(results: list[dict], reference_rate: float) -> list[str]:
 def ratio(a, b) -> str:
     if a is None or b in (None, 0):
         return "-"
-    return f"{a / b:.1f}x"
+    return f"{a / b:.2f}x"
 
 
 def ratio_table(results: list[dict], reference_rate: float) -> list[str]:
