@@ -278,7 +278,7 @@ class LoadGenerator:
             self.state.messages[key] = Tracked(now, visitor.tenant, sent_at=now)
             keys.append(key)
             await visitor.ws.send(json.dumps({"type": "send", "client_id": key, "body": "warm-up"}))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.003)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if all(v.conversation is not None for v in self.visitors) and all(

@@ -357,7 +357,7 @@ def run_generator(
             "storm": {"seconds": args.storm_seconds, "preview_hz": args.preview_hz, "message_rate": args.storm_rate},
             "phases": phases,
             "connect_concurrency": 20,
-            "settle_seconds": 8 if args.quick else 12,
+            "settle_seconds": 5 if args.quick else 12,
             "idle_connect_cap": 30 if args.quick else 60,
             "timeout": args.target_timeout,
         }
@@ -686,7 +686,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.step_seconds = args.step_seconds or (4.0 if quick else 10.0)
     args.drain_seconds = args.drain_seconds or (2.0 if quick else 3.0)
     args.idle_sockets = args.idle_sockets if args.idle_sockets is not None else (500 if quick else 2000)
-    args.storm_seconds = args.storm_seconds or (4.0 if quick else 10.0)
+    args.storm_seconds = args.storm_seconds or (3.0 if quick else 10.0)
     args.storm_rate = args.storm_rate or min(args.rates)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if args.compare_layers is None:
