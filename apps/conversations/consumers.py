@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from importlib import import_module
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -32,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Department, Membership, Tenant
 from apps.conversations import events, frames, selectors, services
-from apps.conversations.errors import ConversationError, Forbidden, NotFound
+from apps.conversations.errors import ConversationClosed, ConversationError, Forbidden, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.conversations.socket_auth import CLOSE_REFUSED, CLOSE_UNAUTHENTICATED
 from apps.core.tenancy import tenant_scope
@@ -231,27 +232,55 @@ def visitor_conversation_check(tenant: Tenant, *, visitor: Visitor, conversation
 
 @in_tenant_scope
 def visitor_send(
-    tenant: Tenant, *, visitor: Visitor, conversation_id: int | None, client_id: str, body: str, attachments: list
+    tenant: Tenant,
+    *,
+    visitor: Visitor,
+    conversation_id: int | None,
+    client_id: str,
+    body: str,
+    attachments: list,
+    current_conversation_id: int | None = None,
 ) -> tuple[int, bool, str]:
     """Store the visitor's message (once per client id) in the named or the open conversation.
 
-    Returns `(conversation id, whether the conversation was started now, ack frame)`.
+    `current_conversation_id` is the socket's open conversation, if it knows one: sending
+    into it skips the locked look-up for "the open conversation or a new one" (a transaction
+    and two queries per message). Returns `(conversation id, started now, ack frame)`.
     """
+
+    def send(conversation: Conversation) -> Message:
+        message, _created = services.message_send(
+            tenant=tenant,
+            conversation=conversation,
+            author_type=Message.Author.VISITOR,
+            body=body,
+            client_id=client_id,
+            attachment_tokens=attachments,
+        )
+        return message
+
     started = False
-    if conversation_id is None:
-        conversation, started = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
-    else:
+    if conversation_id is not None:
         conversation = selectors.conversation_for_visitor(
             tenant=tenant, visitor=visitor, conversation_id=conversation_id
         )
-    message, _created = services.message_send(
-        tenant=tenant,
-        conversation=conversation,
-        author_type=Message.Author.VISITOR,
-        body=body,
-        client_id=client_id,
-        attachment_tokens=attachments,
-    )
+        message = send(conversation)
+    else:
+        current = None
+        if current_conversation_id is not None:
+            current = (
+                Conversation.objects.filter(tenant=tenant, visitor=visitor, pk=current_conversation_id)
+                .exclude(status=Conversation.Status.CLOSED)
+                .first()
+            )
+        try:
+            if current is None:
+                raise ConversationClosed()
+            conversation, message = current, send(current)
+        except ConversationClosed:
+            # Closed meanwhile (or never known): the visitor's next words start a new chat.
+            conversation, started = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
+            message = send(conversation)
     return conversation.pk, started, frames.dumps(frames.ack_frame(message, audience="visitor"))
 
 
@@ -393,6 +422,16 @@ class ParleySocket(AsyncWebsocketConsumer):
 
     handlers: dict[str, str] = {}
     side: str = ""
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every handler, on the process's one
+        # database thread, so each broadcast to each socket queued behind database work (measured
+        # in bench/: 50 msgs/s p99 went from 458 ms to 17 ms without it). Every database call
+        # here runs through database_sync_to_async, which closes stale connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.tenant: Tenant | None = self.scope.get("parley_tenant")
@@ -633,6 +672,7 @@ class VisitorConsumer(ParleySocket):
             client_id=_string(frame, "client_id", max_chars=64, required=True),
             body=_string(frame, "body", max_chars=5000),
             attachments=attachments,
+            current_conversation_id=self.current_conversation,
         )
         if frame.get("conversation") is None:
             self.current_conversation = conversation_id
