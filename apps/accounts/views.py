@@ -65,8 +65,11 @@ def _login(request: HttpRequest, membership: Membership, *, signup: bool) -> Htt
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Members work in the dashboard; a platform superuser without a tenant in the admin."""
+    if request.membership is not None:
+        return redirect("dashboard:app")
     if request.user.is_authenticated:
-        return redirect("get_started")
+        return redirect("admin:index" if request.user.is_superuser else "get_started")
     return redirect("account_login")
 
 

@@ -18,7 +18,7 @@ def test_login_with_email_and_logout(client, owner):
     response = client.post(reverse("account_login"), {"login": "OWNER@acme.test", "password": PASSWORD})
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(owner.user.pk)
-    assert client.get("/", follow=True).request["PATH_INFO"] == reverse("get_started")
+    assert client.get("/", follow=True).request["PATH_INFO"] == reverse("dashboard:app")
 
     response = client.post(reverse("account_logout"))
     assert response.status_code == 302

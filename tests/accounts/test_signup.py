@@ -118,10 +118,10 @@ def test_signup_page_renders_for_anonymous_visitors(client):
     assert b"Company name" in response.content
 
 
-def test_home_sends_members_to_get_started_and_visitors_to_login(client, owner):
+def test_home_sends_members_to_the_dashboard_and_visitors_to_login(client, owner):
     assert client.get("/")["Location"] == reverse("account_login")
     client.login(email=owner.user.email, password=PASSWORD)
-    assert client.get("/")["Location"] == reverse("get_started")
+    assert client.get("/")["Location"] == reverse("dashboard:app")
 
 
 def test_get_started_hides_company_keys_from_operators(client, operator):
