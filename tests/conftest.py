@@ -64,6 +64,18 @@ def other_visitor(other_tenant):
         return factories.VisitorFactory(tenant=other_tenant)
 
 
+@pytest.fixture
+def conversation(tenant, visitor):
+    with scopes_disabled():
+        return factories.ConversationFactory(tenant=tenant, visitor=visitor)
+
+
+@pytest.fixture
+def other_conversation(other_tenant, other_visitor):
+    with scopes_disabled():
+        return factories.ConversationFactory(tenant=other_tenant, visitor=other_visitor)
+
+
 def pytest_collection_modifyitems(config, items):
     """`@pytest.mark.postgres` tests skip on SQLite; CI (PARLEY_REQUIRE_POSTGRES=1) refuses to run without it."""
     from django.db import connection

@@ -1,10 +1,8 @@
 import json
 
 import pytest
-from django_scopes import scopes_disabled
 
 from apps.conversations import events
-from tests import factories
 
 
 class RecordingLayer:
@@ -49,13 +47,3 @@ def publish(django_capture_on_commit_callbacks, layer):
     return _capture
 
 
-@pytest.fixture
-def conversation(tenant, visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=tenant, visitor=visitor)
-
-
-@pytest.fixture
-def other_conversation(other_tenant, other_visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=other_tenant, visitor=other_visitor)

@@ -2,11 +2,9 @@ import json
 
 import pytest
 from django.test import Client
-from django_scopes import scopes_disabled
 
 from apps.conversations import events as conversation_events
 from apps.dashboard import events as dashboard_events
-from tests import factories
 
 
 class RecordingLayer:
@@ -46,13 +44,3 @@ def op_client(operator):
     return client
 
 
-@pytest.fixture
-def conversation(tenant, visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=tenant, visitor=visitor)
-
-
-@pytest.fixture
-def other_conversation(other_tenant, other_visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=other_tenant, visitor=other_visitor)

@@ -236,18 +236,6 @@ async def operator_socket(sockets, operator_cookie):
     return socket
 
 
-@pytest.fixture
-def conversation(tenant, visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=tenant, visitor=visitor)
-
-
-@pytest.fixture
-def other_conversation(other_tenant, other_visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=other_tenant, visitor=other_visitor)
-
-
 @database_sync_to_async
 def stored_messages(conversation_id: int) -> list[tuple[int, str, str, str]]:
     """(seq, kind, author_type, body) of every stored message, in order."""

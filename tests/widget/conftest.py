@@ -1,9 +1,7 @@
 import pytest
-from django_scopes import scopes_disabled
 
 from apps.conversations import events
 from apps.conversations.tokens import visitor_token_issue
-from tests import factories
 
 
 class _SilentLayer:
@@ -15,18 +13,6 @@ class _SilentLayer:
 def _no_channel_layer(monkeypatch):
     """Widget tests check HTTP answers and rows; broadcasts are the conversation tests' business."""
     monkeypatch.setattr(events, "get_channel_layer", lambda: _SilentLayer())
-
-
-@pytest.fixture
-def conversation(tenant, visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=tenant, visitor=visitor)
-
-
-@pytest.fixture
-def other_conversation(other_tenant, other_visitor):
-    with scopes_disabled():
-        return factories.ConversationFactory(tenant=other_tenant, visitor=other_visitor)
 
 
 @pytest.fixture
