@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests.realtime.stack import CORE_LAYER, PUBSUB_LAYER, ChatClient, Stack, post_json
+from tests.realtime.stack import CORE_LAYER, PUBSUB_LAYER, ChatClient, Daphne, Stack, post_json
 
 pytestmark = pytest.mark.slow
 
@@ -148,11 +148,7 @@ async def test_a_redis_restart_mid_conversation_loses_nothing(stack, servers):
         restarted = time.monotonic()
 
         # Every socket works again: reconnect a dropped one, then chat live both ways.
-        for client, server in ((visitor, a), (operator, b)):
-            if not client.connected:
-                client.reconnects += 1
-                await client.connect(server, retry_for=10)
-        recovered = await _first_live_round_trip(visitor, operator, conversation)
+        recovered = await _first_live_round_trip(visitor, operator, conversation, servers=(a, b))
         recovery = time.monotonic() - restarted
 
         await visitor.resume()
@@ -179,12 +175,22 @@ async def _settle(*clients: ChatClient, timeout: float = 10.0) -> None:
         await client.wait_until(lambda c=client: not c.outbox or not c.connected, timeout=timeout, what="acks")
 
 
-async def _first_live_round_trip(visitor: ChatClient, operator: ChatClient, conversation: int) -> str:
-    """Send probes both ways until one arrives live on the other side; returns the visitor's probe body."""
-    deadline = time.monotonic() + 15
+async def _first_live_round_trip(
+    visitor: ChatClient, operator: ChatClient, conversation: int, *, servers: tuple[Daphne, Daphne]
+) -> str:
+    """Send probes both ways until one arrives live on the other side; returns the visitor's probe body.
+
+    The core layer may drop a socket while it reconnects to the restarted Redis (a receive on
+    the channel fails), so each attempt first reconnects a dropped client, as a browser would.
+    """
+    deadline = time.monotonic() + 30
     attempt = 0
     while True:
         attempt += 1
+        for client, server in zip((visitor, operator), servers, strict=True):
+            if not client.connected:
+                client.reconnects += 1
+                await client.connect(server, retry_for=10)
         body = f"probe {attempt} after the restart"
         reply = f"probe reply {attempt}"
         await visitor.send(body, conversation=conversation)
