@@ -101,11 +101,6 @@ def group_refresh_seconds() -> float:
     return float(getattr(settings, "PARLEY_SOCKET_GROUP_REFRESH_SECONDS", 15))
 
 
-def visitor_group(visitor_id: int) -> str:
-    """All sockets of one visitor (their tabs). Carries only `visitor.follow` between consumers."""
-    return f"v{visitor_id}"
-
-
 def in_tenant_scope(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Turn a sync `fn(tenant, **kwargs)` into an awaitable that runs in a DB thread inside the tenant's scope."""
 
@@ -608,7 +603,7 @@ class VisitorConsumer(ParleySocket):
         self.draft_next_at = 0.0
         self.draft_pending: tuple[int, str] | None = None
         self.draft_task: asyncio.Task | None = None
-        await self.join(visitor_group(self.visitor.pk))
+        await self.join(events.visitor_group(self.visitor.pk))
         open_conversation = await visitor_open_conversation(self.tenant, visitor=self.visitor)
         last_seq = 0
         if open_conversation is not None:
@@ -680,9 +675,7 @@ class VisitorConsumer(ParleySocket):
         await self.send(text_data=ack)
         if started:
             # The visitor's other tabs hear the new chat from now on, not only after their own first send.
-            await self.channel_layer.group_send(
-                visitor_group(self.visitor.pk), {"type": "visitor.follow", "conversation": conversation_id}
-            )
+            await events.apublish_visitor_follow(visitor_id=self.visitor.pk, conversation_id=conversation_id)
 
     async def visitor_follow(self, event: dict) -> None:
         """Another socket of this visitor started a conversation: hear its broadcasts too."""

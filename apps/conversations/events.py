@@ -44,29 +44,56 @@ def user_group(user_id: int) -> str:
     return f"u{user_id}"
 
 
+def visitor_group(visitor_id: int) -> str:
+    """All widget sockets of one visitor (their tabs); carries only `visitor.follow` between consumers."""
+    return f"v{visitor_id}"
+
+
 def _deliver(text: str) -> dict:
     return {"type": "deliver", "text": text}
 
 
-async def _asend(deliveries: list[tuple[str, str]]) -> None:
-    """Send each `(group, text)`; one failure is logged and does not stop the others."""
+async def _asend(sends: list[tuple[str, dict]]) -> None:
+    """Send each `(group, layer message)`; one failure is logged and does not stop the others."""
     layer = get_channel_layer()
-    if layer is None or not deliveries:
+    if layer is None or not sends:
         return
     results = await asyncio.gather(
-        *(layer.group_send(group, _deliver(text)) for group, text in deliveries), return_exceptions=True
+        *(layer.group_send(group, message) for group, message in sends), return_exceptions=True
     )
-    for (group, _text), result in zip(deliveries, results, strict=True):
+    for (group, _message), result in zip(sends, results, strict=True):
         if isinstance(result, BaseException):  # the layer is a hint; clients resync by seq
             logger.error("group_send to %s failed", group, exc_info=result)
 
 
 def _send(deliveries: list[tuple[str, str]]) -> None:
-    # One hop into the event loop per event, however many groups it goes to.
+    """Broadcast serialised frames, `(group, text)`; one hop into the event loop per event."""
     try:
-        async_to_sync(_asend)(deliveries)
+        async_to_sync(_asend)([(group, _deliver(text)) for group, text in deliveries])
     except Exception:
         logger.exception("publishing failed")
+
+
+def publish_frame(group: str, frame: dict) -> None:
+    """A frame of another app (dashboard presence, notices) through the same envelope and error handling."""
+    _send([(group, frames.dumps(frame))])
+
+
+def _visitor_follow(*, visitor_id: int, conversation_id: int) -> tuple[str, dict]:
+    return visitor_group(visitor_id), {"type": "visitor.follow", "conversation": conversation_id}
+
+
+def publish_visitor_follow(*, visitor_id: int, conversation_id: int) -> None:
+    """The visitor's open widget sockets start hearing a conversation that began elsewhere."""
+    try:
+        async_to_sync(_asend)([_visitor_follow(visitor_id=visitor_id, conversation_id=conversation_id)])
+    except Exception:
+        logger.exception("visitor.follow for visitor %s failed", visitor_id)
+
+
+async def apublish_visitor_follow(*, visitor_id: int, conversation_id: int) -> None:
+    """`publish_visitor_follow` for a consumer: one tab started a chat, the visitor's other tabs follow it."""
+    await _asend([_visitor_follow(visitor_id=visitor_id, conversation_id=conversation_id)])
 
 
 def publish_message_created(message: Message) -> None:
@@ -133,4 +160,4 @@ async def publish_typing(
                 frames.dumps(frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name)),
             )
         )
-    await _asend(deliveries)
+    await _asend([(group, _deliver(text)) for group, text in deliveries])

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Membership, Tenant
+from apps.conversations import events as conversation_events
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
@@ -73,7 +74,10 @@ def visitor_invite(
             # Registered before the message's own broadcast: the visitor's open widget sockets join
             # the new conversation's group (the widget also finds it on its next resume or page load).
             transaction.on_commit(
-                partial(events.visitor_follow, visitor_id=visitor.pk, conversation_id=conversation.pk), robust=True
+                partial(
+                    conversation_events.publish_visitor_follow, visitor_id=visitor.pk, conversation_id=conversation.pk
+                ),
+                robust=True,
             )
         if conversation.status == Conversation.Status.QUEUED:
             conversation = conversation_services.conversation_accept(

@@ -4,7 +4,6 @@ import pytest
 from django.test import Client
 
 from apps.conversations import events as conversation_events
-from apps.dashboard import events as dashboard_events
 
 
 class RecordingLayer:
@@ -25,7 +24,6 @@ def layer(monkeypatch, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     recording = RecordingLayer()
     monkeypatch.setattr(conversation_events, "get_channel_layer", lambda: recording)
-    monkeypatch.setattr(dashboard_events, "get_channel_layer", lambda: recording)
     return recording
 
 
