@@ -17,7 +17,6 @@ from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils.translation.trans_real import get_supported_language_variant, parse_accept_lang_header
-from django_scopes import scopes_disabled
 
 from apps.accounts.models import Tenant
 from apps.conversations.errors import InvalidVisitorToken
@@ -98,10 +97,10 @@ class VisitorTokenAuthMiddleware(BaseMiddleware):
 
 
 def _membership_for(user, session) -> object | None:
-    with scopes_disabled():  # a platform lookup across the user's tenants, as in TenantScopeMiddleware
-        membership = active_membership(user, session.get(SESSION_TENANT_KEY) if session is not None else None)
-        if membership is not None:
-            membership.user  # noqa: B018  (load it here, not lazily in the event loop)
+    # active_membership() is the platform lookup across the user's tenants (it crosses scopes itself).
+    membership = active_membership(user, session.get(SESSION_TENANT_KEY) if session is not None else None)
+    if membership is not None:
+        membership.user  # noqa: B018  (load it here, not lazily in the event loop)
     return membership
 
 

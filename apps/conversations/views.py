@@ -159,7 +159,7 @@ def _authenticate_visitor(
     if origin is not None and not origin_allowed(tenant, origin):
         raise Forbidden(_("This site may not use this chat."))
     limit = VISITOR_RATE_PER_MINUTE[action]
-    if rate_limit_exceeded(f"widget:{action}:{tenant.pk}:{visitor.pk}", limit=limit, period=60):
+    if rate_limit_exceeded(f"widget:{action}:{tenant.widget_key}:{visitor.pk}", limit=limit, period=60):
         raise RateLimited()
     return tenant, visitor
 
@@ -196,7 +196,8 @@ def widget_session(request: HttpRequest) -> HttpResponse:
     request.widget_tenant = tenant
     if not origin_allowed(tenant, request.headers.get("Origin")):
         raise Forbidden(_("This site may not use this chat."))
-    session_key = f"widget:session:{tenant.pk}:{client_address(request)}"
+    # Keyed by the widget key, not the id: ids restart on a fresh database, the shared cache does not.
+    session_key = f"widget:session:{tenant.widget_key}:{client_address(request)}"
     if rate_limit_exceeded(session_key, limit=SESSION_RATE_PER_MINUTE, period=60):
         raise RateLimited()
     visitor = services.visitor_identify(

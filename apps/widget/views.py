@@ -12,7 +12,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.cache import cache
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -26,9 +25,10 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.models import Tenant
 from apps.conversations import selectors as conversation_selectors
 from apps.conversations import services as conversation_services
-from apps.conversations.errors import BadInput, ConversationError, Forbidden, NotFound
+from apps.conversations.errors import BadInput, ConversationError, Forbidden, NotFound, RateLimited
 from apps.conversations.models import Visitor
 from apps.conversations.tokens import InvalidVisitorToken, origin_allowed, visitor_token_read
+from apps.core.ratelimit import client_address, rate_limit_exceeded
 from apps.core.tenancy import tenant_scope
 from apps.widget import selectors, services, tasks
 from apps.widget.catalogue import loader_strings, widget_strings
@@ -258,8 +258,10 @@ def contact(request: HttpRequest) -> JsonResponse:
         raise NotFound()
     if not origin_allowed(tenant, request.headers.get("Origin")):
         raise Forbidden(_("The chat is not available on this site."))
-    if _over_budget(f"widget:contact:{tenant.widget_key}:{request.META.get('REMOTE_ADDR', '')}", CONTACTS_PER_HOUR):
-        raise RateLimited()
+    if rate_limit_exceeded(
+        f"widget:contact:{tenant.widget_key}:{client_address(request)}", limit=CONTACTS_PER_HOUR, period=3600
+    ):
+        raise RateLimited(_("Too many messages. Please try again later."))
     form = ContactForm(data)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
@@ -280,21 +282,6 @@ def contact(request: HttpRequest) -> JsonResponse:
 
 
 CONTACTS_PER_HOUR = 10
-
-
-class RateLimited(ConversationError):
-    code = "rate_limited"
-    http_status = 429
-    default_message = _("Too many messages. Please try again later.")
-
-
-def _over_budget(counter: str, limit: int, timeout: int = 3600) -> bool:
-    """Count one use of `counter`; True once it exceeds `limit` (a cache outage allows the call)."""
-    try:
-        cache.add(counter, 0, timeout=timeout)
-        return cache.incr(counter) > limit
-    except Exception:  # noqa: BLE001 - a cache outage must not block the visitor
-        return False
 
 
 def _own_conversation(tenant: Tenant, visitor: Visitor, data: dict):
@@ -338,7 +325,7 @@ def transcript(request: HttpRequest) -> JsonResponse:
         raise BadInput(form.errors["email"][0], field="email")
     # created_at in the key: ids restart on a fresh database, conversations do not share a birth time.
     counter = f"widget:transcripts:{conversation.pk}:{conversation.created_at.timestamp():.6f}"
-    if _over_budget(counter, TRANSCRIPTS_PER_CONVERSATION, timeout=24 * 3600):
+    if rate_limit_exceeded(counter, limit=TRANSCRIPTS_PER_CONVERSATION, period=24 * 3600):
         raise Forbidden(_("The transcript was already sent several times."))
     email = form.cleaned_data["email"]
     language = translation.get_language() or ""
