@@ -58,11 +58,11 @@ def _json(data: dict[str, Any], status: int = 200) -> JsonResponse:
     return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
 
 
-def _error(exc: ConversationError) -> JsonResponse:
+def error_response(exc: ConversationError) -> JsonResponse:
     return _json({"error": exc.as_dict()}, status=exc.http_status)
 
 
-def _read_json(request: HttpRequest) -> dict[str, Any]:
+def read_json(request: HttpRequest) -> dict[str, Any]:
     # Any content type: sendBeacon() posts text/plain, which also spares the loader a preflight.
     if len(request.body) > JSON_BODY_MAX_BYTES:
         raise BadInput(_("The request is too large."))
@@ -104,7 +104,7 @@ def widget_endpoint(*methods: str) -> Callable:
                 patch_vary_headers(response, ("Origin",))
                 return response
             if request.method not in methods:
-                response = _error(BadInput(_("Method not allowed.")))
+                response = error_response(BadInput(_("Method not allowed.")))
                 response.status_code = 405
                 response["Allow"] = ", ".join((*methods, "OPTIONS"))
                 return response
@@ -112,7 +112,7 @@ def widget_endpoint(*methods: str) -> Callable:
             try:
                 response = view(request, *args, **kwargs)
             except ConversationError as exc:
-                response = _error(exc)
+                response = error_response(exc)
             tenant = request.widget_tenant
             readable = origin_allowed(tenant, origin) if tenant is not None else origin_is_parley(origin)
             if readable and origin:
@@ -139,10 +139,13 @@ def _bearer(request: HttpRequest, *, allow_query: bool = False) -> str | None:
     return None
 
 
-def _authenticate_visitor(
-    request: HttpRequest, *, action: str, allow_query: bool = False
+def authenticate_visitor(
+    request: HttpRequest, *, action: str | None = None, allow_query: bool = False
 ) -> tuple[Tenant, Visitor]:
-    """The tenant and visitor of the request's visitor token; a foreign `Origin` is refused."""
+    """The tenant and visitor of the request's visitor token; a foreign `Origin` is refused.
+
+    `action` names the per-visitor budget in VISITOR_RATE_PER_MINUTE to charge, if any.
+    """
     token = _bearer(request, allow_query=allow_query)
     if token is None:
         raise InvalidVisitorToken()
@@ -158,8 +161,9 @@ def _authenticate_visitor(
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(tenant, origin):
         raise Forbidden(_("This site may not use this chat."))
-    limit = VISITOR_RATE_PER_MINUTE[action]
-    if rate_limit_exceeded(f"widget:{action}:{tenant.widget_key}:{visitor.pk}", limit=limit, period=60):
+    if action is not None and rate_limit_exceeded(
+        f"widget:{action}:{tenant.widget_key}:{visitor.pk}", limit=VISITOR_RATE_PER_MINUTE[action], period=60
+    ):
         raise RateLimited()
     return tenant, visitor
 
@@ -186,7 +190,7 @@ def _upload_too_large(request: HttpRequest) -> bool:
 @widget_endpoint("POST")
 def widget_session(request: HttpRequest) -> HttpResponse:
     """Open a widget session: a visitor token for the widget key, if the page's origin is allowed."""
-    data = _read_json(request)
+    data = read_json(request)
     key = data.get("key")
     if not isinstance(key, str) or not key or len(key) > 64:
         raise NotFound(_("Unknown widget key."))
@@ -229,8 +233,8 @@ def widget_session(request: HttpRequest) -> HttpResponse:
 
 @widget_endpoint("POST")
 def widget_pageview(request: HttpRequest) -> HttpResponse:
-    tenant, visitor = _authenticate_visitor(request, action="pageview")
-    data = _read_json(request)
+    tenant, visitor = authenticate_visitor(request, action="pageview")
+    data = read_json(request)
     services.page_view_record(
         tenant=tenant,
         visitor=visitor,
@@ -244,7 +248,7 @@ def widget_pageview(request: HttpRequest) -> HttpResponse:
 @widget_endpoint("GET")
 def widget_messages(request: HttpRequest) -> HttpResponse:
     """The HTTP fallback of `resume`: public messages after `after` in one of the visitor's conversations."""
-    tenant, visitor = _authenticate_visitor(request, action="messages")
+    tenant, visitor = authenticate_visitor(request, action="messages")
     conversation = selectors.conversation_for_visitor(
         tenant=tenant, visitor=visitor, conversation_id=request.GET.get("conversation")
     )
@@ -267,7 +271,7 @@ def widget_messages(request: HttpRequest) -> HttpResponse:
 @widget_endpoint("POST")
 def widget_upload(request: HttpRequest) -> HttpResponse:
     """A visitor's file, for one of their conversations (omitted: the open one, else a new one)."""
-    tenant, visitor = _authenticate_visitor(request, action="upload")
+    tenant, visitor = authenticate_visitor(request, action="upload")
     if _upload_too_large(request):
         raise AttachmentTooLarge()
     upload = request.FILES.get("file")
@@ -293,7 +297,7 @@ def operator_upload(request: HttpRequest) -> HttpResponse:
     """An operator's file for a conversation of their tenant (session and CSRF token, like the dashboard)."""
     membership = getattr(request, "membership", None)
     if not request.user.is_authenticated or membership is None:
-        return _error(Forbidden(_("Sign in as an operator.")))
+        return error_response(Forbidden(_("Sign in as an operator.")))
     try:
         if _upload_too_large(request):
             raise AttachmentTooLarge()
@@ -307,12 +311,12 @@ def operator_upload(request: HttpRequest) -> HttpResponse:
             tenant=membership.tenant, conversation=conversation, file=upload, uploader_side="operator"
         )
     except ConversationError as exc:
-        return _error(exc)
+        return error_response(exc)
     return _json(_upload_json(attachment) | {"conversation": conversation.pk}, status=201)
 
 
 def _attachment_for_visitor(request: HttpRequest, token: str) -> Attachment:
-    tenant, visitor = _authenticate_visitor(request, action="attachment", allow_query=True)
+    tenant, visitor = authenticate_visitor(request, action="attachment", allow_query=True)
     with tenant_scope(tenant):
         attachment = (
             Attachment.objects.filter(tenant=tenant, token=token, conversation__visitor=visitor)

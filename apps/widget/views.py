@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,9 +26,9 @@ from apps.conversations import selectors as conversation_selectors
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, ConversationError, Forbidden, NotFound, RateLimited
 from apps.conversations.models import Visitor
-from apps.conversations.tokens import InvalidVisitorToken, origin_allowed, visitor_token_read
+from apps.conversations.tokens import origin_allowed
+from apps.conversations.views import authenticate_visitor, error_response, read_json
 from apps.core.ratelimit import client_address, rate_limit_exceeded
-from apps.core.tenancy import tenant_scope
 from apps.widget import selectors, services, tasks
 from apps.widget.catalogue import loader_strings, widget_strings
 from apps.widget.forms import ContactForm, TranscriptForm
@@ -168,51 +167,6 @@ def preview(request: HttpRequest, key: str) -> HttpResponse:
 # --- the visitor's calls from the iframe (same origin; authenticated by the visitor token) ---
 
 
-def _json_body(request: HttpRequest) -> dict:
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise BadInput(_("The request body must be JSON.")) from None
-    if not isinstance(data, dict):
-        raise BadInput(_("The request body must be a JSON object."))
-    return data
-
-
-def _error(exc: ConversationError) -> JsonResponse:
-    # The same shape as the conversation API's errors: {"error": {"code", "message", "field"?}}.
-    return JsonResponse({"error": exc.as_dict()}, status=exc.http_status)
-
-
-def _visitor_from_token(request: HttpRequest) -> tuple[Tenant, Visitor]:
-    """The tenant and visitor an `Authorization: Bearer <visitor token>` names (401 otherwise);
-    a page of a site the tenant does not allow is refused (403), as the conversation API does."""
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated()
-    try:
-        tenant_id, visitor_id = visitor_token_read(token.strip())
-    except InvalidVisitorToken:
-        raise NotAuthenticated() from None
-    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
-    if tenant is None:
-        raise NotAuthenticated()
-    with tenant_scope(tenant):
-        visitor = Visitor.objects.filter(pk=visitor_id, tenant=tenant).first()
-    if visitor is None:
-        raise NotAuthenticated()
-    origin = request.headers.get("Origin")
-    if origin is not None and not origin_allowed(tenant, origin):
-        raise Forbidden(_("The chat is not available on this site."))
-    return tenant, visitor
-
-
-class NotAuthenticated(ConversationError):
-    code = "not_authenticated"
-    http_status = 401
-    default_message = _("Your chat session has expired. Please reload the page.")
-
-
 def widget_api(view):
     """JSON in, JSON out, POST only; domain errors become their JSON answer."""
 
@@ -223,7 +177,7 @@ def widget_api(view):
         try:
             return view(request, *args, **kwargs)
         except ConversationError as exc:
-            return _error(exc)
+            return error_response(exc)
 
     return wrapper
 
@@ -231,8 +185,8 @@ def widget_api(view):
 @widget_api
 def visitor_profile(request: HttpRequest) -> JsonResponse:
     """The pre-chat form: the visitor's name (required when asked), email and phone (optional)."""
-    tenant, visitor = _visitor_from_token(request)
-    data = _json_body(request)
+    tenant, visitor = authenticate_visitor(request)
+    data = read_json(request)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise BadInput(_("Please enter your name."), field="name")
@@ -249,11 +203,11 @@ def visitor_profile(request: HttpRequest) -> JsonResponse:
 @widget_api
 def contact(request: HttpRequest) -> JsonResponse:
     """The offline contact form: creates a conversation with the visitor's message."""
-    data = _json_body(request)
+    data = read_json(request)
     tenant = selectors.tenant_for_widget_key(data.get("key") if isinstance(data.get("key"), str) else "")
     visitor = None
     if request.headers.get("Authorization"):
-        tenant, visitor = _visitor_from_token(request)
+        tenant, visitor = authenticate_visitor(request)
     if tenant is None:
         raise NotFound()
     if not origin_allowed(tenant, request.headers.get("Origin")):
@@ -292,8 +246,8 @@ def _own_conversation(tenant: Tenant, visitor: Visitor, data: dict):
 
 @widget_api
 def rating(request: HttpRequest) -> JsonResponse:
-    tenant, visitor = _visitor_from_token(request)
-    data = _json_body(request)
+    tenant, visitor = authenticate_visitor(request)
+    data = read_json(request)
     conversation = _own_conversation(tenant, visitor, data)
     comment = data.get("comment") if isinstance(data.get("comment"), str) else ""
     conversation = conversation_services.conversation_rate(
@@ -305,8 +259,8 @@ def rating(request: HttpRequest) -> JsonResponse:
 @widget_api
 def end_chat(request: HttpRequest) -> JsonResponse:
     """The visitor ends the chat (the operator sees it closed)."""
-    tenant, visitor = _visitor_from_token(request)
-    conversation = _own_conversation(tenant, visitor, _json_body(request))
+    tenant, visitor = authenticate_visitor(request)
+    conversation = _own_conversation(tenant, visitor, read_json(request))
     conversation = conversation_services.conversation_close(tenant=tenant, conversation=conversation)
     return JsonResponse({"conversation": {"id": conversation.pk, "status": conversation.status}})
 
@@ -317,8 +271,8 @@ TRANSCRIPTS_PER_CONVERSATION = 3
 @widget_api
 def transcript(request: HttpRequest) -> JsonResponse:
     """Email the transcript to the visitor (through Celery), at most a few times per conversation."""
-    tenant, visitor = _visitor_from_token(request)
-    data = _json_body(request)
+    tenant, visitor = authenticate_visitor(request)
+    data = read_json(request)
     conversation = _own_conversation(tenant, visitor, data)
     form = TranscriptForm(data)
     if not form.is_valid():
