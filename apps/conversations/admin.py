@@ -80,6 +80,23 @@ class VisitorNoteInline(TenantTabularInline):
         return super().get_queryset(request).select_related("author__user")
 
 
+# What the widget records about a visitor: shown to admins, never edited by hand.
+VISITOR_TRACKING_FIELDS = [
+    "anonymous_id",
+    "language",
+    "user_agent",
+    "first_seen_at",
+    "last_seen_at",
+    "visit_started_at",
+    "visit_count",
+    "current_url",
+    "current_title",
+    "referrer",
+    "attributes",
+    "recent_pages",
+]
+
+
 @admin.register(Visitor)
 class VisitorAdmin(DeletesTranscriptsMixin, TenantModelAdmin):
     list_display = ["__str__", "email", "last_seen_at", "visit_count", "current_url"]
@@ -89,41 +106,9 @@ class VisitorAdmin(DeletesTranscriptsMixin, TenantModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "email", "phone"]}),
         (_("Conversations"), {"fields": ["conversation_links"]}),
-        (
-            _("Tracking"),
-            {
-                "fields": [
-                    "anonymous_id",
-                    "language",
-                    "user_agent",
-                    "first_seen_at",
-                    "last_seen_at",
-                    "visit_started_at",
-                    "visit_count",
-                    "current_url",
-                    "current_title",
-                    "referrer",
-                    "attributes",
-                    "recent_pages",
-                ]
-            },
-        ),
+        (_("Tracking"), {"fields": VISITOR_TRACKING_FIELDS}),
     ]
-    readonly_fields = [
-        "conversation_links",
-        "anonymous_id",
-        "language",
-        "user_agent",
-        "first_seen_at",
-        "last_seen_at",
-        "visit_started_at",
-        "visit_count",
-        "current_url",
-        "current_title",
-        "referrer",
-        "attributes",
-        "recent_pages",
-    ]
+    readonly_fields = ["conversation_links", *VISITOR_TRACKING_FIELDS]
 
     def has_add_permission(self, request, *args) -> bool:
         # Visitors come from the widget and the email bridge.
