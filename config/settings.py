@@ -191,7 +191,9 @@ CHANNEL_LAYER_BACKEND = env_str("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": CHANNEL_LAYER_BACKEND,
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "parley"},
+        # Redis pub/sub ignores the database number: processes sharing one Redis server
+        # (two deployments, parallel test runs) keep apart by prefix.
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley")},
     }
 }
 # Open sockets re-add themselves to their groups this often (core layer memberships expire or vanish with Redis).
