@@ -21,11 +21,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Re-extract the strings and compile the catalogues (needs GNU gettext).
+# Fold locale/pending/*.po in, re-extract the strings, compile (needs GNU gettext).
 messages: $(STAMP)
-	$(BIN)/python manage.py makemessages --all --no-obsolete --ignore '.venv/*' --ignore 'bench/*'
-	$(BIN)/python manage.py makemessages --all --no-obsolete -d djangojs --ignore '.venv/*' --ignore 'staticfiles/*'
-	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
+	scripts/messages.sh
 
 clean:
 	rm -rf $(VENV) var staticfiles
