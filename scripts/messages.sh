@@ -20,8 +20,8 @@ for lang in ru pl; do
     fi
   done
 done
-$PY manage.py makemessages --all --no-obsolete --add-location file --ignore '.venv/*' --ignore 'bench/*' --ignore 'locale/*' >/dev/null
-$PY manage.py makemessages --all --no-obsolete --add-location file -d djangojs --ignore '.venv/*' --ignore 'staticfiles/*' --ignore 'bench/*' >/dev/null
+$PY manage.py makemessages -l ru -l pl --no-obsolete --add-location file --ignore '.venv/*' --ignore 'bench/*' --ignore 'locale/*' >/dev/null
+$PY manage.py makemessages -l ru -l pl --no-obsolete --add-location file -d djangojs --ignore '.venv/*' --ignore 'staticfiles/*' --ignore 'bench/*' >/dev/null
 $PY manage.py compilemessages --ignore '.venv/*' >/dev/null
 # A string still untranslated is a bug: list them.
 for lang in ru pl; do
