@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.conversations",
     "apps.widget",
     "apps.dashboard",
+    "apps.identity",
 ]
 
 MIDDLEWARE = [

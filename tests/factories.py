@@ -102,3 +102,10 @@ class WidgetSettingsFactory(factory.django.DjangoModelFactory):
         model = "widget.WidgetSettings"
 
     tenant = factory.SubFactory(TenantFactory)
+
+
+class IdentitySettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "identity.IdentitySettings"
+
+    tenant = factory.SubFactory(TenantFactory)

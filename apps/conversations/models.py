@@ -34,6 +34,10 @@ class Visitor(TenantOwned):
     current_title = models.CharField(_("current page title"), max_length=300, blank=True)
     referrer = models.URLField(_("referrer"), max_length=2000, blank=True)
     attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
+    # Set when the tenant's site signed who this visitor is (apps.identity): its user id, and when.
+    external_id = models.CharField(_("user id on the site"), max_length=255, blank=True)
+    verified_at = models.DateTimeField(_("identity verified"), null=True, blank=True)
+    avatar_url = models.URLField(_("avatar"), max_length=2000, blank=True)
 
     class Meta:
         verbose_name = _("visitor")
@@ -90,6 +94,7 @@ class Conversation(TenantOwned):
     class Channel(models.TextChoices):
         WIDGET = "widget", _("Widget")
         EMAIL = "email", _("Email")
+        TELEGRAM = "telegram", _("Telegram")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

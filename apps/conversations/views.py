@@ -43,6 +43,7 @@ from apps.conversations.tokens import (
 )
 from apps.core.ratelimit import client_address, rate_limit_exceeded
 from apps.core.tenancy import tenant_scope
+from apps.identity import services as identity_services
 
 JSON_BODY_MAX_BYTES = 16 * 1024
 # Multipart framing around the file itself.
@@ -204,9 +205,10 @@ def widget_session(request: HttpRequest) -> HttpResponse:
     session_key = f"widget:session:{tenant.widget_key}:{client_address(request)}"
     if rate_limit_exceeded(session_key, limit=SESSION_RATE_PER_MINUTE, period=60):
         raise RateLimited()
-    visitor = services.visitor_identify(
+    visitor = identity_services.visitor_for_session(
         tenant=tenant,
         anonymous_id=data.get("anonymous_id"),
+        identity=data.get("identity"),
         name=data.get("name") or "",
         language=data.get("language") or "",
         user_agent=request.headers.get("User-Agent", ""),
@@ -224,6 +226,7 @@ def widget_session(request: HttpRequest) -> HttpResponse:
                 "name": visitor.name,
                 "email": visitor.email,
                 "returning": visitor.is_returning,
+                "verified": visitor.verified_at is not None,
             },
             "conversation": _conversation_json(conversation),
             "tenant": {"name": tenant.name, "language": tenant.default_language},

@@ -98,6 +98,8 @@ def js_catalogue() -> dict[str, str]:
         # visitor card
         "card.title": _("Visitor"),
         "card.name": _("Name"),
+        "card.verified": _("Verified"),
+        "card.verified_as": _("Signed in on your site as user %(id)s"),
         "card.email": _("Email"),
         "card.phone": _("Phone"),
         "card.save": _("Save"),

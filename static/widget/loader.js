@@ -180,7 +180,9 @@
     watch();
   };
 
-  const sessionStart = () => api("session", Object.assign({ key, anonymous_id: anon, language: navigator.language || "" }, page()))
+  // The site's signed user (docs/identity.md), read anew at each session start.
+  const sessionStart = () => api("session", Object.assign({ key, anonymous_id: anon, language: navigator.language || "",
+    identity: (w.parleySettings || {}).identity }, page()))
     .then((s) => {
       // The server keeps a malformed id out and issues its own: remember that one.
       if (s.visitor && s.visitor.anonymous_id && s.visitor.anonymous_id !== anon) store("parley:vid", anon = s.visitor.anonymous_id);

@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { renderTranscript } from "./chat.js";
-import { $, clear, h, link } from "./dom.js";
+import { $, clear, h, link, safeUrl } from "./dom.js";
 import { dateTime, duration, t } from "./i18n.js";
 import { secondsSince, state } from "./state.js";
 
@@ -140,7 +140,15 @@ function renderCard(card) {
   });
 
   body.append(
-    h("h3", { class: "card-name", text: card.display_name || t("visitor.anonymous", { id: card.id }) }),
+    h(
+      "h3",
+      { class: "card-name" },
+      safeUrl(card.avatar_url) ? h("img", { class: "card-avatar", src: safeUrl(card.avatar_url), alt: "", referrerpolicy: "no-referrer" }) : null,
+      card.display_name || t("visitor.anonymous", { id: card.id }),
+      card.verified
+        ? h("span", { class: "badge verified", text: t("card.verified"), title: t("card.verified_as", { id: card.external_id }) })
+        : null,
+    ),
     form,
     facts,
     h("h4", { text: t("card.pages") }),
