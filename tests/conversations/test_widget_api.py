@@ -88,6 +88,7 @@ def test_session_issues_a_token_for_the_key_and_an_allowed_origin(client, shop):
         "name": "",
         "email": "",
         "returning": False,
+        "verified": False,
     }
     assert body["conversation"] is None
     assert body["tenant"] == {"name": "Acme", "language": "en"}
