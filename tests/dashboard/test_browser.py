@@ -292,3 +292,40 @@ def test_a_phone_shows_one_pane_at_a_time_with_back_navigation(live, browser):
     finally:
         visitor.close()
         context.close()
+
+
+def test_a_dropped_socket_resumes_the_open_chat_from_its_last_seq_through_the_shared_client(live, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    sent: list[dict] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
+    visitor = Visitor(live)
+    try:
+        visitor.send({"type": "send", "client_id": f"resume-{uuid.uuid4().hex[:8]}", "body": "Before the drop"})
+        conversation = visitor.wait_for(lambda f: f["type"] == "ack")["conversation"]
+        live.login(page, live.seed["operators"][0]["email"])
+        page.wait_for_function(f"window.parley.state.conversations.has({conversation})")
+        status = page.evaluate(f"window.parley.state.conversations.get({conversation}).status")
+        page.click(f'.boxes [data-box="{"queued" if status == "queued" else "open"}"]')
+        page.click(f'#conv-list .conv[data-id="{conversation}"]')
+        page.wait_for_selector(".msg-visitor:has-text('Before the drop')")
+        shared = page.evaluate(
+            """async () => {
+                const { ParleySocket } = await import("/static/shared/socket.js");
+                return window.parley.socket instanceof ParleySocket;
+            }"""
+        )
+        assert shared, "the dashboard's socket is not the shared client"
+        last_seq = page.evaluate(f"window.parley.state.chats.get({conversation}).lastSeq")
+        assert last_seq > 0
+
+        page.evaluate("window.parley.socket.ws.close()")
+        visitor.send({"type": "send", "client_id": f"resume-{uuid.uuid4().hex[:8]}", "conversation": conversation,
+                      "body": "Written during the drop"})
+        page.wait_for_selector(".msg-visitor:has-text('Written during the drop')", timeout=8000)
+        resumes = [f for f in sent if f.get("type") == "resume" and str(conversation) in f.get("conversations", {})]
+        assert resumes and resumes[-1]["conversations"][str(conversation)] == last_seq
+        assert page.locator(".msg-visitor:has-text('Written during the drop')").count() == 1
+    finally:
+        visitor.close()
+        context.close()

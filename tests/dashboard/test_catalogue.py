@@ -11,7 +11,7 @@ from apps.dashboard.catalogue import js_catalogue
 from apps.dashboard.models import OperatorStatus
 
 STATIC = Path(__file__).resolve().parents[2] / "static" / "dashboard"
-SOURCES = [STATIC / "app.js", *sorted((STATIC / "js").glob("*.js"))]
+SOURCES = [STATIC / "app.js", *sorted((STATIC / "js").rglob("*.js"))]
 
 
 def test_every_key_the_scripts_use_is_in_the_catalogue():

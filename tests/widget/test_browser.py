@@ -269,6 +269,53 @@ def test_visitor_chats_with_an_operator_through_navigation_and_a_lost_connection
     context.close()
 
 
+def test_the_first_keystroke_reaches_the_operator_at_once_and_a_drop_resumes_from_the_last_seq(
+    parley, host, browser, operator
+):
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    page = context.new_page()
+    sent: list[dict] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    frame = open_widget(page)
+    start_chat(frame, "Dora")
+    send(frame, "Dora here")
+    conversation = operator.visitor_message("Dora here")["conversation"]
+    operator.send(type="accept", conversation=conversation)
+    frame.locator(".pw-sys").first.wait_for()
+
+    # Leading edge: the preview of the very first keystroke goes out at once (a trailing-only
+    # throttle would send "Where" and never "W").
+    frame.locator("#pw-input").press_sequentially("Where", delay=20)
+    first = operator.wait_for(
+        lambda f: f.get("type") == "typing" and f.get("side") == "visitor" and f.get("conversation") == conversation
+    )
+    assert first["draft"] == "W"
+    operator.wait_for(lambda f: f.get("type") == "typing" and f.get("draft") == "Where")
+
+    # The socket drops; the widget reconnects through the shared client and resumes from the last
+    # seq it saw: what the operator wrote meanwhile shows once.
+    last_seq = frame.evaluate(
+        """async () => {
+            const { socket } = await import("/static/widget/js/connection.js");
+            const { ParleySocket } = await import("/static/shared/socket.js");
+            const { state } = await import("/static/widget/js/state.js");
+            if (!(socket instanceof ParleySocket)) return -1;
+            socket.ws.close();
+            return state.lastSeq;
+        }"""
+    )
+    assert last_seq > 0
+    operator.send(type="send", conversation=conversation, client_id="op-drop", body="Sent during the drop")
+    bubble(frame, "Sent during the drop").wait_for(timeout=10000)
+    wait_usable(frame)
+    resumes = [f for f in sent if f.get("type") == "resume" and str(conversation) in f.get("conversations", {})]
+    assert resumes[-1]["conversations"][str(conversation)] == last_seq
+    assert bubble(frame, "Sent during the drop").count() == 1
+    context.close()
+
+
 def test_returning_visitor_gets_unread_badge_when_an_operator_writes(parley, host, browser, operator):
     context = browser.new_context(viewport=VIEWPORT, locale="en-US")
     page = context.new_page()

@@ -1,6 +1,7 @@
 // One conversation's messages: ordering by seq, gap detection, and rendering.
 
 import { $, clear, h, link } from "./dom.js";
+import { messageRenderer } from "./extend.js";
 import { clock, dateTime, t } from "./i18n.js";
 import { me } from "./state.js";
 
@@ -68,6 +69,13 @@ function attachmentView(attachment) {
   return h("span", { class: "att att-file" }, link(attachment.url, attachment.filename));
 }
 
+// The body of a message: a feature's renderer for its kind (js/extend.js), else the plain text.
+function messageBody(message, context) {
+  const render = messageRenderer(message.kind);
+  if (render) return h("div", { class: `msg-body msg-body-${message.kind}` }, render(message, context));
+  return message.body ? h("div", { class: "msg-body", text: message.body }) : null;
+}
+
 export function messageView(message, { visitorRead = 0, pending = false, readOnly = false } = {}) {
   if (message.kind === "note" && message.data?.event === "invited") {
     return h(
@@ -108,7 +116,7 @@ export function messageView(message, { visitorRead = 0, pending = false, readOnl
       h("span", { class: "msg-author", text: author }),
       h("time", { datetime: message.created_at || "", title: dateTime(message.created_at), text: clock(message.created_at) }),
     ),
-    message.body ? h("div", { class: "msg-body", text: message.body }) : null,
+    messageBody(message, { visitorRead, pending, readOnly }),
     (message.attachments || []).length
       ? h("div", { class: "msg-atts" }, (message.attachments || []).map(attachmentView))
       : null,

@@ -7,12 +7,14 @@ export const me = boot.me;
 export const state = {
   conversations: new Map(), // id -> summary (the list endpoint's or a `conversation` frame's shape)
   box: "queued",
+  nextBefore: {}, // box -> cursor of its next page
+  listsLoaded: false,
   selected: null, // conversation id open in the chat pane
   chats: new Map(), // id -> loaded chat (see chat.js newChat)
   team: null, // {operators, departments}
   visitors: [], // visitors online now
   clockOffset: 0, // server time minus browser time, in ms
-  actions: {}, // callbacks app.js registers for the other modules (openChat, toast, ...)
+  actions: {}, // callbacks app.js registers for card.js (openChat, toast, ...)
 };
 
 export function serverNow() {
