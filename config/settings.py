@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "apps.widget",
     "apps.dashboard",
     "apps.identity",
+    "apps.invoices",
 ]
 
 MIDDLEWARE = [
@@ -224,6 +225,16 @@ PARLEY_INBOUND_DOMAIN = env_str("PARLEY_INBOUND_DOMAIN", "inbound.localhost")
 PARLEY_INVITATION_MAX_AGE = env_int("PARLEY_INVITATION_MAX_AGE", 7 * 24 * 3600)
 # Largest file a visitor or an operator may send in a chat.
 PARLEY_ATTACHMENT_MAX_BYTES = env_int("PARLEY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+
+# Payments (apps/invoices). Provider keys are per tenant, entered in the admin and stored
+# encrypted with a key derived from this secret (SECRET_KEY when unset).
+PARLEY_PAYMENT_KEYS_SECRET = env_str("PARLEY_PAYMENT_KEYS_SECRET")
+# Where the provider SDKs send their API calls: the providers' own hosts unless set (tests use loopback fakes).
+PARLEY_STRIPE_API_BASE = env_str("PARLEY_STRIPE_API_BASE")
+PARLEY_YOOKASSA_API_URL = env_str("PARLEY_YOOKASSA_API_URL", "https://api.yookassa.ru/v3")
+# Seconds a Stripe webhook signature's timestamp may lag (Stripe's own default).
+PARLEY_STRIPE_WEBHOOK_TOLERANCE = env_int("PARLEY_STRIPE_WEBHOOK_TOLERANCE", 300)
+CELERY_BEAT_SCHEDULE["invoices-expire-overdue"] = {"task": "invoices.expire_overdue", "schedule": 3600.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

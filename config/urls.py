@@ -10,6 +10,7 @@ urlpatterns = [
     path("widget/", include("apps.widget.urls")),
     path("app/api/", include("apps.conversations.operator_urls")),
     path("app/", include("apps.dashboard.urls")),
+    path("invoices/", include("apps.invoices.urls")),
     path("", include("apps.accounts.urls")),
 ]
 

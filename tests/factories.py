@@ -109,3 +109,49 @@ class IdentitySettingsFactory(factory.django.DjangoModelFactory):
         model = "identity.IdentitySettings"
 
     tenant = factory.SubFactory(TenantFactory)
+
+
+class InvoiceSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "invoices.InvoiceSettings"
+
+    tenant = factory.SubFactory(TenantFactory)
+    legal_name = factory.LazyAttribute(lambda o: f"{o.tenant.name} Ltd")
+
+
+class PaymentAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "invoices.PaymentAccount"
+
+    tenant = factory.SubFactory(TenantFactory)
+    provider = "bank_transfer"
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """A sent invoice of 10.00 EUR with no lines (services build real ones)."""
+
+    class Meta:
+        model = "invoices.Invoice"
+
+    tenant = factory.SubFactory(TenantFactory)
+    conversation = factory.SubFactory(ConversationFactory, tenant=factory.SelfAttribute("..tenant"))
+    visitor = factory.SelfAttribute("conversation.visitor")
+    number = factory.Sequence(lambda n: n + 1)
+    number_display = factory.LazyAttribute(lambda o: f"INV-{o.number}")
+    currency = "EUR"
+    status = "sent"
+    provider = "bank_transfer"
+    subtotal = 10
+    total = 10
+    due_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=14))
+
+
+class ProviderEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "invoices.ProviderEvent"
+
+    tenant = factory.SubFactory(TenantFactory)
+    provider = "stripe"
+    event_id = factory.Sequence(lambda n: f"evt_{n:08d}")
+    event_type = "checkout.session.completed"
+    outcome = "applied"
