@@ -447,7 +447,9 @@ def message_send(
     A closed conversation refuses new text with `ConversationClosed` (a visitor's caller then
     starts a new conversation); private notes may still be added to it.
     """
-    client_id = _client_id(client_id)
+    # An invoice card is posted by the invoices service (never by a client), under a server client id.
+    server_card = kind == Message.Kind.INVOICE and str(client_id).startswith(SERVER_CLIENT_ID_PREFIX)
+    client_id = client_id if server_card and len(client_id) <= 64 else _client_id(client_id)
     _own(tenant, conversation)
     if author_type == Message.Author.VISITOR:
         if author is not None:
@@ -458,7 +460,7 @@ def message_send(
         if author is None:
             raise BadInput(_("An operator message needs its author."), field="author")
         _active_member(tenant, author)
-        if kind not in (Message.Kind.TEXT, Message.Kind.NOTE):
+        if kind not in (Message.Kind.TEXT, Message.Kind.NOTE) and not server_card:
             raise BadInput(_("kind must be text or note."), field="kind")
     else:
         raise BadInput(_("Unknown author type."), field="author_type")
