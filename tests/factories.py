@@ -120,11 +120,14 @@ class InvoiceSettingsFactory(factory.django.DjangoModelFactory):
 
 
 class PaymentAccountFactory(factory.django.DjangoModelFactory):
+    """One account per provider and tenant: a fourth call for a tenant returns an existing one."""
+
     class Meta:
         model = "invoices.PaymentAccount"
+        django_get_or_create = ("tenant", "provider")
 
     tenant = factory.SubFactory(TenantFactory)
-    provider = "bank_transfer"
+    provider = factory.Iterator(["bank_transfer", "stripe", "yookassa"])
 
 
 class InvoiceFactory(factory.django.DjangoModelFactory):

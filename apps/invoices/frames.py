@@ -11,7 +11,7 @@ from typing import Any
 from django.urls import reverse
 
 from apps.invoices.models import Invoice, InvoiceLine, Provider
-from apps.invoices.money import format_amount, round_money
+from apps.invoices.money import format_amount, plain_number, round_money
 
 
 def _amount(value, currency: str) -> str:
@@ -37,11 +37,9 @@ def invoice_payload(invoice: Invoice, lines: list[InvoiceLine] | None = None) ->
         "lines": [
             {
                 "description": line.description,
-                "quantity": str(line.quantity.normalize())
-                if line.quantity == line.quantity.to_integral()
-                else str(line.quantity),
+                "quantity": str(plain_number(line.quantity)),
                 "unit_price": _amount(line.unit_price, currency),
-                "tax_rate": str(line.tax_rate.normalize()),
+                "tax_rate": str(plain_number(line.tax_rate)),
                 "amount": _amount(line.gross, currency),
             }
             for line in lines

@@ -21,6 +21,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.core.tenancy import TenantOwned
 from apps.invoices.money import CURRENCY_CHOICES, minor_units
@@ -124,11 +125,11 @@ class PaymentAccount(TenantOwned):
 
 class Invoice(TenantOwned):
     class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        SENT = "sent", _("Sent")
-        PAID = "paid", _("Paid")
-        CANCELLED = "cancelled", _("Cancelled")
-        EXPIRED = "expired", _("Expired")
+        DRAFT = "draft", pgettext_lazy("invoice", "Draft")
+        SENT = "sent", pgettext_lazy("invoice", "Sent")
+        PAID = "paid", pgettext_lazy("invoice", "Paid")
+        CANCELLED = "cancelled", pgettext_lazy("invoice", "Cancelled")
+        EXPIRED = "expired", pgettext_lazy("invoice", "Expired")
 
     number = models.PositiveIntegerField(_("number"), editable=False)
     number_display = models.CharField(_("invoice number"), max_length=40, editable=False)

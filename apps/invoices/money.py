@@ -111,3 +111,8 @@ def format_amount(amount: Decimal, currency: str) -> str:
     places = minor_units(currency)
     text = number_format(round_money(amount, currency), decimal_pos=places, use_l10n=True, force_grouping=True)
     return f"{text}\u00a0{currency}"
+
+
+def plain_number(value: Decimal) -> Decimal:
+    """Without trailing zeros: 2.500 -> 2.5, 10.00 -> 10 (`normalize()` alone would give 1E+1)."""
+    return value.to_integral() if value == value.to_integral() else value.normalize()

@@ -9,10 +9,11 @@ from django.urls import reverse
 from django.utils import formats, translation
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from apps.invoices import labels
 from apps.invoices.models import Invoice, Provider
-from apps.invoices.money import format_amount
+from apps.invoices.money import format_amount, plain_number
 from apps.invoices.selectors import bank_instructions, invoice_lines
 
 FONTS = Path(__file__).resolve().parent / "fonts"
@@ -27,7 +28,7 @@ def _date(value) -> str:
 
 
 def _quantity(value) -> str:
-    return formats.number_format(value.normalize() if value == value.to_integral() else value, use_l10n=True)
+    return formats.number_format(plain_number(value), use_l10n=True)
 
 
 class _InvoicePDF(FPDF):
@@ -46,7 +47,7 @@ class _InvoicePDF(FPDF):
 
     def paragraph(self, text: str, *, size: float = 10, bold: bool = False, width: float = 0) -> None:
         self.set_font(FONT, "B" if bold else "", size)
-        self.multi_cell(width, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(width, 5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def invoice_pdf_bytes(invoice: Invoice, *, language: str) -> bytes:
@@ -85,24 +86,27 @@ def _render(invoice: Invoice) -> bytes:
         seller_lines.append(f"{labels.TAX_ID}: {seller['tax_id']}")
     pdf.paragraph("\n".join(line for line in seller_lines if line), width=column)
     seller_bottom = pdf.get_y()
-    pdf.set_xy(pdf.l_margin + column + 8, top)
+    right = pdf.l_margin + column + 8
+    pdf.set_xy(right, top)
     pdf.set_font(FONT, "", 8)
     pdf.set_text_color(*MUTED)
     pdf.cell(0, 5, str(labels.BUYER).upper(), new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_text_color(*TEXT)
     pdf.set_font(FONT, "", 10)
-    pdf.multi_cell(column, 5, invoice.buyer_name or "—", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.ln(2)
+    pdf.multi_cell(column, 5, invoice.buyer_name or "—", align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_xy(right, pdf.get_y() + 2)
     pdf.set_font(FONT, "", 9)
     pdf.multi_cell(
         column,
         5,
-        f"{labels.ISSUE_DATE}: {_date(invoice.issue_date)}\n{labels.DUE_DATE}: {_date(invoice.due_date)}",
+        align="L",
+        text=f"{labels.ISSUE_DATE}: {_date(invoice.issue_date)}\n{labels.DUE_DATE}: {_date(invoice.due_date)}",
         new_x=XPos.LEFT,
         new_y=YPos.NEXT,
     )
     if invoice.status == Invoice.Status.PAID and invoice.paid_at:
-        pdf.multi_cell(column, 5, str(labels.PAID_ON) % {"date": _date(invoice.paid_at.date())})
+        pdf.set_x(right)
+        pdf.multi_cell(column, 5, str(labels.PAID_ON) % {"date": _date(invoice.paid_at.date())}, align="L")
     pdf.set_xy(pdf.l_margin, max(seller_bottom, pdf.get_y()) + 8)
 
     # Lines.
@@ -113,7 +117,7 @@ def _render(invoice: Invoice) -> bytes:
         text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
         line_height=6,
         borders_layout="HORIZONTAL_LINES",
-        headings_style=None,
+        headings_style=FontFace(emphasis="BOLD", color=MUTED),
     ) as table:
         heading = table.row()
         for text in ("#", labels.DESCRIPTION, labels.QUANTITY, labels.UNIT_PRICE, labels.TAX_RATE, labels.AMOUNT):
@@ -124,7 +128,7 @@ def _render(invoice: Invoice) -> bytes:
             row.cell(line.description)
             row.cell(_quantity(line.quantity))
             row.cell(format_amount(line.unit_price, currency))
-            row.cell(formats.number_format(line.tax_rate.normalize(), use_l10n=True))
+            row.cell(f"{_quantity(line.tax_rate)}%")
             row.cell(format_amount(line.gross, currency))
     pdf.ln(4)
 

@@ -56,7 +56,7 @@ class FakeServer:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                recorded = Recorded(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+                recorded = Recorded(self.command, self.path, dict(self.headers.items()), body)
                 fake.requests.append(recorded)
                 status, payload = fake.handler(recorded)
                 data = json.dumps(payload).encode()

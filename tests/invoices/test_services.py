@@ -26,7 +26,9 @@ def test_an_invoice_gets_lines_and_decimal_totals_rounded_per_line(make_invoice,
 
 def test_a_yen_invoice_has_no_minor_unit(make_invoice):
     invoice = make_invoice(
-        send=False, currency="JPY", lines=[{"description": "Tea", "quantity": "3", "unit_price": "333", "tax_rate": "8"}]
+        send=False,
+        currency="JPY",
+        lines=[{"description": "Tea", "quantity": "3", "unit_price": "333", "tax_rate": "8"}],
     )
     assert invoice.total == Decimal("1079")  # 999 + round(79.92) = 999 + 80
 
@@ -63,7 +65,10 @@ def test_refused_input_changes_nothing_and_uses_no_number(make_invoice, tenant):
 def test_another_tenants_conversation_or_operator_is_not_found(tenant, other_conversation, operator, other_operator):
     with pytest.raises(NotFound):
         services.invoice_create(
-            tenant=tenant, conversation=other_conversation, created_by=operator, lines=[{"description": "x", "unit_price": "1"}]
+            tenant=tenant,
+            conversation=other_conversation,
+            created_by=operator,
+            lines=[{"description": "x", "unit_price": "1"}],
         )
 
 
@@ -73,7 +78,9 @@ def test_a_provider_without_an_account_is_refused(make_invoice):
     assert error.value.field == "provider"
 
 
-def test_sending_posts_the_card_in_the_chat_and_broadcasts_it_to_both_sides(make_invoice, tenant, conversation, publish, layer):
+def test_sending_posts_the_card_in_the_chat_and_broadcasts_it_to_both_sides(
+    make_invoice, tenant, conversation, publish, layer
+):
     with publish():
         invoice = make_invoice()
     assert invoice.status == Invoice.Status.SENT
@@ -142,7 +149,9 @@ def test_overdue_sent_invoices_expire(make_invoice, tenant):
         assert Invoice.objects.get(pk=draft.pk).status == "draft"
 
 
-def test_an_event_for_a_cancelled_invoice_is_recorded_and_flags_a_refund(make_invoice, tenant, operator, stripe_account):
+def test_an_event_for_a_cancelled_invoice_is_recorded_and_flags_a_refund(
+    make_invoice, tenant, operator, stripe_account
+):
     invoice = make_invoice(provider="stripe")
     services.invoice_cancel(tenant=tenant, invoice=invoice, by=operator)
     event = VerifiedEvent(

@@ -28,7 +28,9 @@ def session_for(stripe_api, attempt, **changes):
 
 
 def post_event(client, account, payload, signature):
-    return client.post(webhook_url(account), data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature)
+    return client.post(
+        webhook_url(account), data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
 
 
 def test_a_checkout_session_per_attempt_with_idempotency_key_metadata_and_expiry(
@@ -63,10 +65,14 @@ def test_a_provider_error_is_payment_unavailable_and_the_attempt_failed(make_inv
         assert Invoice.objects.get(pk=invoice.pk).status == "sent"
 
 
-def test_a_signed_completed_event_marks_the_invoice_paid_once(client, make_invoice, stripe_api, stripe_account, publish, layer):
+def test_a_signed_completed_event_marks_the_invoice_paid_once(
+    client, make_invoice, stripe_api, stripe_account, publish, layer
+):
     invoice = make_invoice(provider="stripe")
     attempt = start(invoice)
-    payload = stripe_event("checkout.session.completed", session_for(stripe_api, attempt, payment_status="paid", status="complete"))
+    payload = stripe_event(
+        "checkout.session.completed", session_for(stripe_api, attempt, payment_status="paid", status="complete")
+    )
     with publish():
         response = post_event(client, stripe_account, payload, sign(payload))
     assert response.status_code == 200 and response.json()["outcome"] == "applied"
@@ -132,7 +138,12 @@ def test_an_event_naming_another_tenants_invoice_does_nothing(
 
 
 def test_an_unknown_webhook_url_is_404(client, stripe_account):
-    assert client.post("/invoices/webhooks/stripe/nope-nope-nope-nope/", data="{}", content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            "/invoices/webhooks/stripe/nope-nope-nope-nope/", data="{}", content_type="application/json"
+        ).status_code
+        == 404
+    )
     wrong_provider = reverse("invoices:webhook", args=["yookassa", stripe_account.webhook_token])
     assert client.post(wrong_provider, data="{}", content_type="application/json").status_code == 404
 
@@ -192,5 +203,3 @@ def test_a_payment_for_a_cancelled_invoice_flags_a_refund(client, make_invoice, 
     with scopes_disabled():
         invoice.refresh_from_db()
     assert invoice.status == "cancelled" and invoice.refund_due
-
-

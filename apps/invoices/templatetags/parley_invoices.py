@@ -1,6 +1,6 @@
 from django import template
 
-from apps.invoices.money import format_amount
+from apps.invoices.money import format_amount, plain_number
 
 register = template.Library()
 
@@ -11,3 +11,13 @@ def money(amount, currency: str) -> str:
     if amount is None or not currency:
         return ""
     return format_amount(amount, currency)
+
+
+@register.filter
+def quantity(value) -> str:
+    """2.500 -> 2.5 and 10.000 -> 10, in the active language's decimal separator."""
+    from django.utils.formats import number_format
+
+    if value is None:
+        return ""
+    return number_format(plain_number(value), use_l10n=True)
