@@ -1,4 +1,4 @@
-"""Invoices in the tenant's admin: list with filters and totals, bank transfers confirmed by an admin, keys never shown back."""
+"""Invoices in the admin: filters and totals, bank transfers confirmed by an admin, keys never shown back."""
 
 from decimal import Decimal
 
@@ -54,7 +54,10 @@ def test_invoices_cannot_be_added_or_deleted_in_the_admin(owner_client, tenant):
     with scopes_disabled():
         invoice = factories.InvoiceFactory(tenant=tenant)
     assert owner_client.get(reverse("admin:invoices_invoice_add")).status_code == 403
-    assert owner_client.post(reverse("admin:invoices_invoice_delete", args=[invoice.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        owner_client.post(reverse("admin:invoices_invoice_delete", args=[invoice.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     with scopes_disabled():
         assert Invoice.objects.filter(pk=invoice.pk).exists()
 
@@ -85,7 +88,9 @@ def test_provider_keys_are_stored_encrypted_and_never_shown_back_in_full(owner_c
 
 
 def test_a_stripe_account_needs_its_keys(owner_client, tenant):
-    response = owner_client.post(reverse("admin:invoices_paymentaccount_add"), {"provider": "stripe", "is_active": "on"})
+    response = owner_client.post(
+        reverse("admin:invoices_paymentaccount_add"), {"provider": "stripe", "is_active": "on"}
+    )
     assert response.status_code == 200
     assert set(response.context["adminform"].form.errors) >= {"secret_key", "webhook_secret"}
     with scopes_disabled():
