@@ -8,7 +8,7 @@ import { $ } from "./dom.js";
 import { S, t } from "./i18n.js";
 import { state } from "./state.js";
 
-const DRAFT_EVERY = 800;
+const DRAFT_EVERY = 500; // 2 previews per second: under the server's 4/s, so none waits there
 const DRAFT_MAX_CHARS = 500;
 const OPERATOR_TYPING_SHOWN = 6000;
 
