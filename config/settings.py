@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.dashboard",
     "apps.identity",
     "apps.invoices",
+    "apps.canned",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ urlpatterns = [
     path("widget/api/", include("apps.conversations.urls")),
     path("widget/", include("apps.widget.urls")),
     path("app/api/", include("apps.conversations.operator_urls")),
+    path("app/api/canned/", include("apps.canned.urls")),
     path("app/", include("apps.dashboard.urls")),
     path("invoices/", include("apps.invoices.urls")),
     path("", include("apps.accounts.urls")),

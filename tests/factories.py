@@ -158,3 +158,40 @@ class ProviderEventFactory(factory.django.DjangoModelFactory):
     event_id = factory.Sequence(lambda n: f"evt_{n:08d}")
     event_type = "checkout.session.completed"
     outcome = "applied"
+class CannedReplyFactory(factory.django.DjangoModelFactory):
+    """Derived columns as services.py computes them (the tenant's language assumed English)."""
+
+    class Meta:
+        model = "canned.CannedReply"
+
+    tenant = factory.SubFactory(TenantFactory)
+    scope = "tenant"
+    title = factory.Sequence(lambda n: f"Reply {n}")
+    shortcut = factory.Sequence(lambda n: f"reply{n}")
+    text = factory.Sequence(lambda n: f"Text of reply {n}")
+    language = "en"
+    sort_key = factory.LazyAttribute(lambda o: _collation_key(o.title))
+    shortcut_folded = factory.LazyAttribute(lambda o: _folded(o.shortcut))
+    search_text = factory.LazyAttribute(lambda o: "\n".join(_folded(part) for part in (o.shortcut, o.title, o.text)))
+
+
+class CannedUsageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "canned.CannedUsage"
+
+    tenant = factory.SubFactory(TenantFactory)
+    reply = factory.SubFactory(CannedReplyFactory, tenant=factory.SelfAttribute("..tenant"))
+    membership = factory.SubFactory(MembershipFactory, tenant=factory.SelfAttribute("..tenant"))
+    count = 3
+
+
+def _collation_key(text):
+    from apps.canned.collation import collation_key
+
+    return collation_key(text, "en")
+
+
+def _folded(text):
+    from apps.canned.collation import folded
+
+    return folded(text)

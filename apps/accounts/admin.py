@@ -102,6 +102,14 @@ class TenantAdmin(TenantAdminMixin, admin.ModelAdmin):
     def inbound_address(self, obj: Tenant) -> str:
         return obj.inbound_address
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "default_language" in form.changed_data:
+            # Canned replies browse in the company's alphabet.
+            from apps.canned.services import canned_sort_keys_refresh
+
+            canned_sort_keys_refresh(tenant=obj)
+
 
 # --- users -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.invitations import InvitationError, invitation_token
 from apps.accounts.models import Invitation, Membership, Role, Tenant, User
 from apps.accounts.selectors import invitation_for_token
+from apps.canned.starter import canned_starter_set_create
 from apps.core.tenancy import tenant_scope
 
 __all__ = [
@@ -134,7 +135,8 @@ def tenant_signup(
 
     An empty `slug` is derived from the name (with a short suffix if the name's slug
     is taken); a slug the person chose and that is taken is an error, because they
-    may rely on it. The widget key and inbound token come from the model defaults.
+    may rely on it. The widget key and inbound token come from the model defaults; the
+    company starts with the canned replies of its language (apps.canned.starter).
     """
     company_name = (company_name or "").strip()
     slug = (slug or "").strip().lower()
@@ -164,7 +166,9 @@ def tenant_signup(
                 default_language=language,
             )
             user = User.objects.create_user(email=email, password=password, name=name.strip(), language=language)
-            return membership_create(tenant=tenant, user=user, role=Role.OWNER)
+            membership = membership_create(tenant=tenant, user=user, role=Role.OWNER)
+            canned_starter_set_create(tenant=tenant, language=language)
+            return membership
     except IntegrityError as error:
         # A concurrent signup took the slug or the email between the checks and the
         # inserts; the transaction rolled back, so report it like the checks would.
