@@ -134,6 +134,11 @@ const composer = {
     reply.dispatchEvent(new Event("input", { bubbles: true }));
   },
   focus: () => $("#reply").focus(),
+  // An attachment already uploaded for this conversation (e.g. a canned reply's file): sent with the message.
+  stage(view) {
+    staged.push({ filename: view.filename, token: view.token, view });
+    renderStaged();
+  },
   send: () => sendCurrent(),
   conversation: () => state.conversations.get(state.selected) || null,
   kind: () => kind,

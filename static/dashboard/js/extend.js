@@ -23,7 +23,7 @@ export function messageRenderer(kind) {
 //   input(text, composer)        after every change of the reply box;
 //   keydown(event, composer)     before the composer's own keys; return true when handled;
 //   opened(summary, composer)    when another conversation is opened in the chat pane.
-// composer: {value(), setValue(text), insert(text), focus(), send(), conversation(), kind()}.
+// composer: {value(), setValue(text), insert(text), focus(), stage(attachment), send(), conversation(), kind()}.
 export function registerComposerHelper(helper) {
   composerHelpers.push(helper);
 }

@@ -1,0 +1,132 @@
+"""Canned replies in the dashboard's reply box, in Chromium against Parley under daphne.
+
+The operator types `/del`, picks "Delivery times" with the keyboard, edits one word and
+sends: the visitor's socket receives the filled, edited text. Then the operator puts
+"Greeting" on Alt+1 in the canned-replies dialog, the `?` help lists it, and Alt+1 sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from tests.dashboard.live import LiveParley, chromium_path
+from tests.processes import CHROMIUM_ARGS
+
+from .live_seed import seed_canned
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+ws_sync = pytest.importorskip("websockets.sync.client")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    server = LiveParley(tmp_path_factory.mktemp("canned-live"))
+    server.canned = seed_canned(server, "en")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(chromium_path()):
+        pytest.skip(f"no Chromium at {chromium_path()}")
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def visitor_frames(ws, predicate, timeout=6.0):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        except TimeoutError:
+            break
+        seen.append(frame)
+        if predicate(frame):
+            return frame
+    raise AssertionError(f"the visitor did not get the frame; got {seen[-5:]}")
+
+
+def test_slash_pick_edit_send_and_the_alt_1_hotkey(live, browser):
+    operator = live.seed["operators"][0]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    live.login(page, operator["email"])
+    ws = ws_sync.connect(
+        f"ws://127.0.0.1:{live.port}/ws/widget/?token={live.seed['token']}", origin=live.base_url, open_timeout=5
+    )
+    try:
+        ws.send(json.dumps({"type": "send", "client_id": "v-canned-1", "body": "When will my boots arrive?"}))
+        conversation = visitor_frames(ws, lambda f: f["type"] == "ack")["conversation"]
+        page.wait_for_selector(f'#conv-list .conv[data-id="{conversation}"]', timeout=5000)
+        page.click(f'#conv-list .conv[data-id="{conversation}"]')
+        page.locator("body").press("a")
+        page.wait_for_selector("#chat-status.status-open", timeout=5000)
+
+        # "/del": "Shipping delays" (/delays, used more) comes first, then "Delivery times" (/delivery).
+        page.click("#reply")
+        page.keyboard.type("/del")
+        page.wait_for_selector("#canned-suggestions .canned-option", timeout=3000)
+        titles = page.locator("#canned-suggestions .canned-title").all_inner_texts()
+        assert titles[:2] == ["Shipping delays", "Delivery times"]
+        page.keyboard.press("ArrowDown")
+        selected = page.locator('#canned-suggestions [aria-selected="true"] .canned-title').inner_text()
+        assert selected == "Delivery times"
+        page.keyboard.press("Enter")
+        expected = f"Hi there, orders to your city take 2-5 business days. {operator['name']}, Acme Shoes"
+        page.wait_for_function(
+            "(text) => document.querySelector('#reply').value === text", arg=expected, timeout=3000
+        )
+        assert page.locator("#canned-suggestions").is_hidden()
+
+        # Edit one word, then send through the normal path.
+        page.evaluate(
+            """() => {
+                const box = document.querySelector('#reply');
+                const at = box.value.indexOf('business');
+                box.focus();
+                box.setSelectionRange(at, at + 'business'.length);
+            }"""
+        )
+        page.keyboard.type("working")
+        page.keyboard.press("Enter")
+        edited = expected.replace("business", "working")
+        got = visitor_frames(ws, lambda f: f["type"] == "message" and f["message"]["author_type"] == "operator")
+        assert got["message"]["body"] == edited
+        page.wait_for_selector(f".msg-operator:has-text('{edited[:30]}'):not(.msg-pending)", timeout=3000)
+
+        # Put "Greeting" on Alt+1 in the dialog; the help overlay lists it.
+        page.click("#canned-open")
+        page.wait_for_selector("#canned-dialog[open] .canned-row", timeout=3000)
+        row = page.locator("#canned-browse .canned-row", has_text="Greeting")
+        with page.expect_response(lambda r: r.url.endswith("/app/api/canned/hotkeys") and r.request.method == "POST"):
+            row.locator("select.canned-hotkey").select_option("1")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#canned-dialog:not([open])", state="attached")
+        page.locator("body").press("?")
+        page.wait_for_selector("#help-dialog[open]")
+        assert "Greeting" in page.locator("#help-dialog .canned-help").all_inner_texts()[-1]
+        page.keyboard.press("Escape")
+
+        # Alt+1 sends the greeting at once; a draft in the reply box stays.
+        page.click("#reply")
+        page.keyboard.type("draft stays")
+        page.keyboard.press("Alt+1")
+        got = visitor_frames(ws, lambda f: f["type"] == "message" and f["message"]["author_type"] == "operator")
+        assert got["message"]["body"] == f"Hello there! My name is {operator['name']}. How can I help you?"
+        page.wait_for_function("document.querySelector('#reply').value === 'draft stays'", timeout=3000)
+        assert errors == []
+    finally:
+        ws.close()
+        context.close()
