@@ -18,7 +18,8 @@ from django.utils.html import format_html_join
 
 register = template.Library()
 
-IMPORT = re.compile(r"""^\s*(?:import|export)\b[^"';]*?\bfrom\s*["'](\.{1,2}/[^"']+)["']""", re.M)
+# `import x from "./x.js"`, `export ... from "./x.js"` and a feature's bare `import "./x.js"`.
+IMPORT = re.compile(r"""^\s*(?:import|export)\b(?:[^"';]*?\bfrom)?\s*["'](\.{1,2}/[^"']+)["']""", re.M)
 
 
 def module_graph(entry: str) -> list[str]:
