@@ -46,10 +46,14 @@ def as_reply_id(value: Any) -> int:
 def visible_replies(*, tenant: Tenant, membership: Membership) -> QuerySet[CannedReply]:
     """Call inside `tenant_scope(tenant)`."""
     my_departments = Department.members.through.objects.filter(membership_id=membership.pk).values("department_id")
-    return CannedReply.objects.defer("search_text", "sort_key").filter(tenant=tenant).filter(
-        Q(scope=Scope.TENANT)
-        | Q(scope=Scope.DEPARTMENT, department_id__in=my_departments)
-        | Q(scope=Scope.PERSONAL, owner_id=membership.pk)
+    return (
+        CannedReply.objects.defer("search_text", "sort_key")
+        .filter(tenant=tenant)
+        .filter(
+            Q(scope=Scope.TENANT)
+            | Q(scope=Scope.DEPARTMENT, department_id__in=my_departments)
+            | Q(scope=Scope.PERSONAL, owner_id=membership.pk)
+        )
     )
 
 

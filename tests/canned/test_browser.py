@@ -85,9 +85,7 @@ def test_slash_pick_edit_send_and_the_alt_1_hotkey(live, browser):
         assert selected == "Delivery times"
         page.keyboard.press("Enter")
         expected = f"Hi there, orders to your city take 2-5 business days. {operator['name']}, Acme Shoes"
-        page.wait_for_function(
-            "(text) => document.querySelector('#reply').value === text", arg=expected, timeout=3000
-        )
+        page.wait_for_function("(text) => document.querySelector('#reply').value === text", arg=expected, timeout=3000)
         assert page.locator("#canned-suggestions").is_hidden()
 
         # Edit one word, then send through the normal path.
