@@ -459,7 +459,12 @@ registerComposerHelper({
     reply.setAttribute("aria-autocomplete", "list");
     reply.addEventListener("blur", () => setTimeout(close, 150));
     $(".composer-tabs")?.append(
-      h("button", { type: "button", class: "btn link small canned-open", id: "canned-open", text: t("canned.open"), onclick: openDialog }),
+      h(
+        "button",
+        { type: "button", class: "btn link small canned-open", id: "canned-open", title: t("canned.open"), "aria-label": t("canned.open"), onclick: openDialog },
+        h("kbd", { text: "/" }),
+        h("span", { class: "canned-open-label", text: t("canned.open") }),
+      ),
     );
     document.addEventListener("keydown", onHotkey);
     document.addEventListener("keydown", onSlash, true);
