@@ -12,6 +12,7 @@ urlpatterns = [
     path("app/api/canned/", include("apps.canned.urls")),
     path("app/", include("apps.dashboard.urls")),
     path("invoices/", include("apps.invoices.urls")),
+    path("app/api/invoices/", include("apps.invoices.operator_urls")),
     path("", include("apps.accounts.urls")),
 ]
 

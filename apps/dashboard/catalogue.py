@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from apps.invoices.catalogue import dashboard_strings as invoice_strings
+
 
 def js_catalogue() -> dict[str, str]:
     return {
@@ -173,4 +175,5 @@ def js_catalogue() -> dict[str, str]:
         "time.h": _("%(h)s h %(m)s min"),
         "time.d": _("%(n)s d"),
         "err.network": _("Network error. Try again."),
+        **invoice_strings(),
     }

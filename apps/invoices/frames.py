@@ -34,6 +34,7 @@ def invoice_payload(invoice: Invoice, lines: list[InvoiceLine] | None = None) ->
         "total_display": format_amount(invoice.total, currency),
         "due_date": invoice.due_date.isoformat(),
         "provider": invoice.provider,
+        "visitor": invoice.visitor_id,
         "lines": [
             {
                 "description": line.description,

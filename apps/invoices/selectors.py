@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404
 from django_scopes import scopes_disabled
 
 from apps.accounts.models import Tenant
 from apps.conversations.models import Visitor
-from apps.invoices.models import Invoice, InvoiceLine, PaymentAccount
+from apps.invoices.errors import NotFound
+from apps.invoices.models import Invoice, InvoiceLine, PaymentAccount, Provider
 
 
 def invoice_by_token(token: str, *, membership=None) -> Invoice:
@@ -51,3 +54,36 @@ def webhook_account(*, provider: str, webhook_token: str) -> PaymentAccount | No
             .filter(provider=provider, webhook_token=webhook_token, is_active=True, tenant__is_active=True)
             .first()
         )
+
+
+def invoice_for_operator(*, tenant: Tenant, invoice_id: Any) -> Invoice:
+    """An invoice of the operator's tenant; another tenant's or a missing id is the same NotFound."""
+    if isinstance(invoice_id, bool) or not isinstance(invoice_id, int | str) or not str(invoice_id).isdigit():
+        raise NotFound()
+    invoice = Invoice.objects.filter(tenant=tenant, pk=int(invoice_id)).first()
+    if invoice is None:
+        raise NotFound()
+    return invoice
+
+
+def invoice_options(*, tenant: Tenant) -> dict[str, Any]:
+    """What the operator's invoice form offers: currencies, the tenant's payment methods, defaults."""
+    from apps.invoices.money import MINOR_UNITS
+    from apps.invoices.services import invoice_settings_for
+
+    invoice_settings = invoice_settings_for(tenant=tenant)
+    active = set(PaymentAccount.objects.filter(tenant=tenant, is_active=True).values_list("provider", flat=True))
+    providers = [
+        {"value": value, "label": str(label)}
+        for value, label in Provider.choices
+        if value == Provider.BANK_TRANSFER or value in active
+    ]
+    return {
+        "currencies": [{"code": code, "places": places} for code, places in sorted(MINOR_UNITS.items())],
+        "providers": providers,
+        "default_currency": invoice_settings.default_currency,
+        "default_provider": invoice_settings.default_provider
+        if any(p["value"] == invoice_settings.default_provider for p in providers)
+        else Provider.BANK_TRANSFER,
+        "default_due_days": invoice_settings.payment_days,
+    }

@@ -1,9 +1,9 @@
 """The payer's pages (printable invoice, PDF, Pay) and the providers' webhooks. Thin: they call selectors and services.
 
 The invoice's long random token in the URL is the payer's capability: no login, no visitor
-token, and another tenant's or a missing token is the same 404. Pay is a POST (a form with
-`target="_blank"` in the chat card) that starts a payment attempt and redirects to the
-provider's hosted page; coming back from it never marks anything paid.
+token, and another tenant's or a missing token is the same 404. Pay (a link with
+`target="_blank"` in the chat card, a form on the page) starts or reuses a payment attempt
+and redirects to the provider's hosted page; coming back from it never marks anything paid.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.ratelimit import client_address, rate_limit_exceeded
 from apps.core.tenancy import tenant_scope
@@ -86,8 +86,8 @@ def invoice_pdf(request: HttpRequest, token: str) -> HttpResponse:
     return _private(response)
 
 
-@csrf_exempt  # the token in the URL is the capability; the chat card posts here from the widget's iframe
-@require_POST
+@csrf_exempt  # the token in the URL is the capability; no session is involved
+@require_http_methods(["GET", "POST"])  # GET: the chat card's Pay link opens a new tab (the iframe's CSP limits forms)
 def invoice_pay(request: HttpRequest, token: str) -> HttpResponse:
     invoice = selectors.invoice_by_token(token)
     page_url = reverse("invoices:page", args=[invoice.token])

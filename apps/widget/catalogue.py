@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from apps.invoices.catalogue import widget_strings as invoice_strings
+
 
 def widget_strings() -> dict[str, str]:
     return {
@@ -66,6 +68,7 @@ def widget_strings() -> dict[str, str]:
         "sys_closed": _("This chat has ended."),
         "sys_reopened": _("The chat was reopened."),
         "sys_rated": _("Thank you for rating the chat."),
+        **invoice_strings(),
     }
 
 

@@ -15,6 +15,7 @@ import { cfg, embedded, readStore, state } from "./js/state.js";
 import { markRead } from "./js/unread.js";
 import { setOpen } from "./js/views.js";
 // Features (one import each, alphabetical): each registers its hooks in js/extend.js.
+import "./js/features/invoices.js";
 
 document.documentElement.style.setProperty("--pw-c", cfg.colour);
 document.documentElement.style.setProperty("--pw-fg", cfg.ink);

@@ -69,6 +69,10 @@ ENDPOINTS = [
     ("post", "/app/api/visitors/{visitor}/notes", {"body": "spying"}),
     ("post", "/app/api/visitors/{visitor}/invite", {"body": "hi", "client_id": "x1"}),
     ("post", "/app/api/conversations/{own_conversation}/invite", {"operator": "{other_colleague}"}),
+    ("get", "/app/api/invoices/?visitor={visitor}", None),
+    ("post", "/app/api/invoices/", {"conversation": "{conversation}", "lines": [{"description": "x"}]}),
+    ("post", "/app/api/invoices/{invoice}/send", {}),
+    ("post", "/app/api/invoices/{invoice}/cancel", {}),
 ]
 
 
@@ -78,7 +82,9 @@ def test_another_tenants_ids_are_answered_like_missing_ones(
 ):
     with scopes_disabled():
         colleague = factories.MembershipFactory(tenant=tenant, user__email="colleague@acme.test")
+        other_invoice = factories.InvoiceFactory(tenant=other_conversation.tenant, conversation=other_conversation)
     ids = {
+        "invoice": other_invoice.pk,
         "conversation": other_conversation.pk,
         "visitor": other_visitor.pk,
         "colleague": colleague.pk,
@@ -98,6 +104,7 @@ def test_another_tenants_ids_are_answered_like_missing_ones(
         assert Conversation.objects.filter(visitor=other_visitor).count() == 1
         assert not Message.objects.filter(conversation=other_conversation).exists()
         assert not Message.objects.filter(conversation=conversation).exists()
+        assert other_invoice.__class__.objects.get(pk=other_invoice.pk).status == "sent"
 
 
 def test_missing_ids_are_404_too(op_client):

@@ -58,10 +58,11 @@ class FakeServer:
                 body = self.rfile.read(length) if length else b""
                 recorded = Recorded(self.command, self.path, dict(self.headers.items()), body)
                 fake.requests.append(recorded)
-                status, payload = fake.handler(recorded)
-                data = json.dumps(payload).encode()
+                status, payload, *content_type = fake.handler(recorded)
+                # A page (the hosted checkout stand-in) comes with its content type; API answers are JSON.
+                data = payload.encode() if content_type else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type[0] if content_type else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -86,8 +87,12 @@ class StripeAPI:
         self.by_key: dict[str, dict] = {}
         self.hosted_page_base = hosted_page_base
         self.fail_with: int | None = None
+        # Serves GET/POST /pay/<session id> when set: a stand-in for Checkout's hosted page.
+        self.hosted_page = None
 
-    def __call__(self, request: Recorded) -> tuple[int, dict]:
+    def __call__(self, request: Recorded) -> tuple:
+        if request.path.startswith("/pay/") and self.hosted_page is not None:
+            return self.hosted_page(self, request)
         if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
             return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}
         if self.fail_with:

