@@ -30,6 +30,7 @@ __all__ = [
     "scopes_disabled",
     "tenant_scope",
     "active_membership",
+    "scoped_service",
 ]
 
 SESSION_TENANT_KEY = "parley_tenant_id"
@@ -120,6 +121,26 @@ class TenantScopeMiddleware:
             with tenant_scope(request.tenant):
                 return self.get_response(request)
         return self.get_response(request)
+
+
+def scoped_service(fn):
+    """Run a keyword-only service `fn(*, tenant, ...)` inside its tenant's scope, whatever scope the caller is in.
+
+    Refuses a call without a saved `Tenant` as `tenant=` (a TypeError: a programming error).
+    """
+    import functools
+
+    from apps.accounts.models import Tenant
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        tenant = kwargs.get("tenant")
+        if not isinstance(tenant, Tenant) or tenant.pk is None:
+            raise TypeError(f"{fn.__name__}() needs tenant=<saved Tenant>")
+        with tenant_scope(tenant):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def tenant_task(func):

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Membership, Tenant
 from apps.conversations.models import Conversation
-from apps.core.tenancy import tenant_scope
+from apps.core.tenancy import scoped_service, tenant_scope
 from apps.invoices import events
 from apps.invoices.errors import BadInput, Forbidden, InvalidTransition, NotFound, PaymentUnavailable
 from apps.invoices.models import (
@@ -46,9 +46,6 @@ from apps.invoices.models import (
 )
 from apps.invoices.money import MAX_AMOUNT, MINOR_UNITS, MoneyError, line_amounts, minor_units, parse_decimal, to_minor
 from apps.invoices.providers import VerifiedEvent, provider_for
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 Status = Invoice.Status
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -65,18 +62,6 @@ MAX_DUE_DAYS = 366
 # An open payment page is offered again while it has at least this long to live.
 ATTEMPT_REUSE_MARGIN = timedelta(minutes=10)
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
-
-
-def _in_tenant_scope(fn: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        tenant = kwargs.get("tenant")
-        if not isinstance(tenant, Tenant) or tenant.pk is None:
-            raise TypeError(f"{fn.__name__}() needs tenant=<saved Tenant>")
-        with tenant_scope(tenant):
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def _own(tenant: Tenant, obj: Any, model: type) -> None:
@@ -242,7 +227,7 @@ def _text(value: Any, *, field: str, max_chars: int) -> str:
 # --- invoices --------------------------------------------------------------------------------
 
 
-@_in_tenant_scope
+@scoped_service
 def invoice_create(
     *,
     tenant: Tenant,
@@ -305,7 +290,7 @@ def invoice_create(
     return invoice
 
 
-@_in_tenant_scope
+@scoped_service
 def invoice_send(*, tenant: Tenant, invoice: Invoice, by: Membership) -> Invoice:
     """Issue a draft: it appears in the conversation as a card on both sides."""
     _member(tenant, by)
@@ -321,7 +306,7 @@ def invoice_send(*, tenant: Tenant, invoice: Invoice, by: Membership) -> Invoice
     return locked
 
 
-@_in_tenant_scope
+@scoped_service
 def invoice_cancel(*, tenant: Tenant, invoice: Invoice, by: Membership, note: str = "") -> Invoice:
     """Cancel an unpaid invoice. A payment confirmed later is recorded and flagged for a refund."""
     _member(tenant, by)
@@ -335,7 +320,7 @@ def invoice_cancel(*, tenant: Tenant, invoice: Invoice, by: Membership, note: st
     return locked
 
 
-@_in_tenant_scope
+@scoped_service
 def invoice_mark_paid(*, tenant: Tenant, invoice: Invoice, by: Membership, note: str = "") -> Invoice:
     """An admin confirms that a bank transfer arrived; the history records who and when."""
     _member(tenant, by)
@@ -354,7 +339,7 @@ def invoice_mark_paid(*, tenant: Tenant, invoice: Invoice, by: Membership, note:
     return locked
 
 
-@_in_tenant_scope
+@scoped_service
 def invoice_expire_overdue(*, tenant: Tenant) -> int:
     """Expire the tenant's sent invoices whose due date has passed (the beat sweeper calls this)."""
     expired = 0
@@ -377,7 +362,7 @@ def invoice_expire_overdue(*, tenant: Tenant) -> int:
 # --- payments --------------------------------------------------------------------------------
 
 
-@_in_tenant_scope
+@scoped_service
 def payment_start(*, tenant: Tenant, invoice: Invoice, return_url: str, cancel_url: str) -> PaymentAttempt:
     """A payment page for the invoice: an open one still valid, or a new attempt at the provider.
 
@@ -436,7 +421,7 @@ ATTEMPT_STATUS_FOR = {
 }
 
 
-@_in_tenant_scope
+@scoped_service
 def provider_event_apply(
     *, tenant: Tenant, account: PaymentAccount, event: VerifiedEvent
 ) -> tuple[ProviderEvent, bool]:

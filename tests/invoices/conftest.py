@@ -5,46 +5,18 @@ import pytest
 import stripe
 from django_scopes import scopes_disabled
 
-from apps.conversations import events as conversation_events
 from apps.invoices import keys, services
 from apps.invoices.models import PaymentAccount
 from tests import factories
+
+# The conversation tests' recording channel layer, `publish()` and fast password hashing.
+from tests.conversations.conftest import _fast_password_hashing, layer, publish  # noqa: F401
 from tests.invoices.fakes import FakeServer, StripeAPI, YooKassaAPI
 
 STRIPE_SECRET_KEY = "sk_test_51ParleyFakeKey000000000000000000"
 STRIPE_WEBHOOK_SECRET = "whsec_parleytestsigningsecret0000000"
 YOOKASSA_SHOP_ID = "100500"
 YOOKASSA_SECRET_KEY = "test_ParleyYooKassaSecret000000000000"
-
-
-class RecordingLayer:
-    """Stands in for the channel layer: records every group_send."""
-
-    def __init__(self):
-        self.sent = []
-
-    async def group_send(self, group, message):
-        self.sent.append((group, message))
-
-    def frames(self, group=None):
-        return [json.loads(m["text"]) for g, m in self.sent if group is None or g == group]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def layer(monkeypatch):
-    recording = RecordingLayer()
-    monkeypatch.setattr(conversation_events, "get_channel_layer", lambda: recording)
-    return recording
-
-
-@pytest.fixture
-def publish(django_capture_on_commit_callbacks, layer):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ import pytest
 
 from tests.invoices.fakes import FakeServer, StripeAPI
 from tests.invoices.hosted import HostedCheckout
-from tests.processes import CHROMIUM, CHROMIUM_ARGS
-from tests.widget.live import ROOT, host_site, live_parley
-from tests.widget.test_browser import open_widget, send, start_chat, wait_launcher
+from tests.processes import CHROMIUM
+from tests.widget.live import ROOT, live_parley
+
+# The widget tests' browser and host-site fixtures, on the `parley` of this module.
+from tests.widget.test_browser import browser, host, open_widget, send, start_chat, wait_launcher  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -107,22 +109,6 @@ def parley(stripe_api):
         yield server
 
 
-@pytest.fixture(scope="module")
-def host(parley):
-    with host_site(parley) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 def shot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
@@ -136,7 +122,10 @@ def fill_line(row, description, quantity, price, tax):
 
 
 def test_the_operator_bills_two_lines_and_the_visitor_pays_both_see_paid_without_reload(
-    parley, host, browser, stripe_api
+    parley,
+    host,
+    browser,
+    stripe_api,  # noqa: F811 - the imported fixtures
 ):
     errors: list[str] = []
     visitor_context = browser.new_context(viewport={"width": 1000, "height": 800}, locale="en-US")
@@ -209,7 +198,7 @@ def test_the_operator_bills_two_lines_and_the_visitor_pays_both_see_paid_without
 
 
 @pytest.mark.parametrize("lang", ["en", "ru", "pl"])
-def test_card_screenshots_on_a_phone(parley, host, browser, lang):
+def test_card_screenshots_on_a_phone(parley, host, browser, lang):  # noqa: F811 - the imported fixtures
     context = browser.new_context(viewport={"width": 375, "height": 740}, locale=lang, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(host + "/index.html")
