@@ -123,9 +123,9 @@ def fill_line(row, description, quantity, price, tax):
 
 def test_the_operator_bills_two_lines_and_the_visitor_pays_both_see_paid_without_reload(
     parley,
-    host,
-    browser,
-    stripe_api,  # noqa: F811 - the imported fixtures
+    host,  # noqa: F811 - the imported fixture
+    browser,  # noqa: F811 - the imported fixture
+    stripe_api,
 ):
     errors: list[str] = []
     visitor_context = browser.new_context(viewport={"width": 1000, "height": 800}, locale="en-US")
