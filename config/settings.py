@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "apps.identity",
     "apps.invoices",
     "apps.canned",
+    "anymail",
+    "apps.emailbridge",
 ]
 
 MIDDLEWARE = [
@@ -211,7 +213,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Inbound mail a dead worker left unparsed is enqueued again (apps/emailbridge).
+    "emailbridge-sweep": {"task": "emailbridge.sweep", "schedule": 60.0},
+}
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -223,6 +228,20 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Parley <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Each tenant's inbound address is <token>@PARLEY_INBOUND_DOMAIN.
 PARLEY_INBOUND_DOMAIN = env_str("PARLEY_INBOUND_DOMAIN", "inbound.localhost")
+# The email bridge (docs/email.md): Parley's SMTP server and the providers' inbound webhooks.
+PARLEY_EMAIL_MAX_BYTES = env_int("PARLEY_EMAIL_MAX_BYTES", 25 * 1024 * 1024)
+PARLEY_SMTP_HOST = env_str("PARLEY_SMTP_HOST", "127.0.0.1")
+PARLEY_SMTP_PORT = env_int("PARLEY_SMTP_PORT", 2525)
+ANYMAIL = {
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
+    # "user:password" for the Postmark and Amazon SES inbound webhooks (basic auth).
+    "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET") or None,
+}
+# Amazon SNS signs every message; only certificates from these URLs are trusted, and only these topics.
+PARLEY_SNS_CERT_URL_PATTERN = env_str(
+    "PARLEY_SNS_CERT_URL_PATTERN", r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/SimpleNotificationService-[0-9a-f]+\.pem$"
+)
+PARLEY_SNS_TOPIC_ARNS = env_list("PARLEY_SNS_TOPIC_ARNS")
 PARLEY_INVITATION_MAX_AGE = env_int("PARLEY_INVITATION_MAX_AGE", 7 * 24 * 3600)
 # Largest file a visitor or an operator may send in a chat.
 PARLEY_ATTACHMENT_MAX_BYTES = env_int("PARLEY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)

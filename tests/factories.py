@@ -195,3 +195,37 @@ def _folded(text):
     from apps.canned.collation import folded
 
     return folded(text)
+
+
+
+
+class EmailSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "emailbridge.EmailSettings"
+
+    tenant = factory.SubFactory(TenantFactory)
+
+
+class InboundEmailFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "emailbridge.InboundEmail"
+
+    tenant = factory.SubFactory(TenantFactory)
+    token = factory.Sequence(lambda n: f"inbound{n:08d}")
+    source = "smtp"
+    raw = factory.django.FileField(filename="message.eml", data=b"Subject: hello\r\n\r\nHi there\r\n")
+    raw_size = 27
+    subject = factory.Sequence(lambda n: f"Mail {n}")
+    status = "filtered"
+
+
+class OutboundEmailFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "emailbridge.OutboundEmail"
+
+    tenant = factory.SubFactory(TenantFactory)
+    conversation = factory.SubFactory(ConversationFactory, tenant=factory.SelfAttribute("..tenant"))
+    to_address = "customer@example.com"
+    subject = "Re: hello"
+    body = "Hello"
+    message_id = factory.Sequence(lambda n: f"p.out{n}@inbound.localhost")

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EmailBridgeConfig(AppConfig):
+    name = "apps.emailbridge"
+    label = "emailbridge"
+    verbose_name = _("Email")
+

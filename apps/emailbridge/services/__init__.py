@@ -1,0 +1,13 @@
+"""Every state change of the email bridge: inbound (receive, process, promote) and outbound (send).
+
+Keyword-only functions that take the tenant; the SMTP server, the provider webhooks, the
+Celery tasks and the admin call them and write nothing themselves.
+"""
+
+from apps.emailbridge.services.inbound import (  # noqa: F401
+    inbound_email_process,
+    inbound_email_promote,
+    inbound_email_receive,
+    inbound_email_rerun,
+    inbound_emails_sweep,
+)
