@@ -13,6 +13,7 @@ urlpatterns = [
     path("app/", include("apps.dashboard.urls")),
     path("invoices/", include("apps.invoices.urls")),
     path("app/api/invoices/", include("apps.invoices.operator_urls")),
+    path("email/", include("apps.emailbridge.urls")),
     path("", include("apps.accounts.urls")),
 ]
 

@@ -1,4 +1,4 @@
-"""`make run`: migrate, seed a demo tenant, and start web, worker and beat through honcho."""
+"""`make run`: migrate, seed a demo tenant, and start web, worker, beat and the SMTP server through honcho."""
 
 import os
 import shutil
@@ -32,7 +32,7 @@ def main() -> int:
         manage("seed_demo")
         print(f"\nParley is starting on http://localhost:{port}/  (Ctrl-C stops everything)\n", flush=True)
         honcho = subprocess.Popen(  # noqa: S603
-            [str(BIN / "honcho"), "start", "-f", "Procfile", "-p", port, "web", "worker", "beat"],
+            [str(BIN / "honcho"), "start", "-f", "Procfile", "-p", port, "web", "worker", "beat", "smtp"],
             cwd=ROOT,
             env={**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"},
         )

@@ -7,3 +7,5 @@ class EmailBridgeConfig(AppConfig):
     label = "emailbridge"
     verbose_name = _("Email")
 
+    def ready(self) -> None:
+        from apps.emailbridge import webhooks  # noqa: F401  (connects the anymail inbound signal)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.emailbridge.webhooks import provider_view
+
+app_name = "emailbridge"
+
+urlpatterns = [
+    path("inbound/mailgun/", provider_view("mailgun"), name="mailgun_inbound"),
+    path("inbound/postmark/", provider_view("postmark"), name="postmark_inbound"),
+    path("inbound/amazon-ses/", provider_view("amazon_ses"), name="amazon_ses_inbound"),
+]
