@@ -232,6 +232,8 @@ PARLEY_INBOUND_DOMAIN = env_str("PARLEY_INBOUND_DOMAIN", "inbound.localhost")
 PARLEY_EMAIL_MAX_BYTES = env_int("PARLEY_EMAIL_MAX_BYTES", 25 * 1024 * 1024)
 PARLEY_SMTP_HOST = env_str("PARLEY_SMTP_HOST", "127.0.0.1")
 PARLEY_SMTP_PORT = env_int("PARLEY_SMTP_PORT", 2525)
+# Conversation mail goes out From this address (default: DEFAULT_FROM_EMAIL's), named after the company.
+PARLEY_EMAIL_FROM_ADDRESS = env_str("PARLEY_EMAIL_FROM_ADDRESS")
 ANYMAIL = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
     # "user:password" for the Postmark and Amazon SES inbound webhooks (basic auth).

@@ -8,4 +8,4 @@ class EmailBridgeConfig(AppConfig):
     verbose_name = _("Email")
 
     def ready(self) -> None:
-        from apps.emailbridge import webhooks  # noqa: F401  (connects the anymail inbound signal)
+        from apps.emailbridge import signals, webhooks  # noqa: F401  (connect their receivers)

@@ -1,10 +1,12 @@
 from django.urls import path
 
+from apps.emailbridge.views import email_start
 from apps.emailbridge.webhooks import provider_view
 
 app_name = "emailbridge"
 
 urlpatterns = [
+    path("start/", email_start, name="start"),
     path("inbound/mailgun/", provider_view("mailgun"), name="mailgun_inbound"),
     path("inbound/postmark/", provider_view("postmark"), name="postmark_inbound"),
     path("inbound/amazon-ses/", provider_view("amazon_ses"), name="amazon_ses_inbound"),

@@ -11,3 +11,10 @@ from apps.emailbridge.services.inbound import (  # noqa: F401
     inbound_email_rerun,
     inbound_emails_sweep,
 )
+from apps.emailbridge.services.outbound import (  # noqa: F401
+    acknowledgement_queue,
+    email_conversation_start,
+    email_reply_queue,
+    outbound_email_fail,
+    outbound_email_send,
+)
