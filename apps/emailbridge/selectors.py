@@ -52,3 +52,12 @@ def inbound_emails_needing_attention(*, tenant: Tenant) -> QuerySet[InboundEmail
             InboundEmail.Status.FAILED,
         ],
     )
+
+
+def inbound_email_for_message(*, tenant: Tenant, message_id: int) -> InboundEmail:
+    """The mail a chat message came from; another tenant's message is NotFound like a missing one."""
+    with tenant_scope(tenant):
+        found = InboundEmail.objects.filter(tenant=tenant, chat_message_id=message_id).first()
+    if found is None:
+        raise NotFound()
+    return found

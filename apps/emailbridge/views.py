@@ -11,7 +11,7 @@ from apps.conversations.models import Visitor
 from apps.conversations.services import MAX_ATTACHMENTS_PER_MESSAGE
 from apps.conversations.views import error_response
 from apps.core.tenancy import tenant_scope
-from apps.emailbridge import services
+from apps.emailbridge import selectors, services
 
 
 @require_http_methods(["POST"])
@@ -44,3 +44,16 @@ def email_start(request: HttpRequest) -> HttpResponse:
     except ConversationError as exc:
         return error_response(exc)
     return JsonResponse({"conversation": conversation.pk, "message": message.pk}, status=201)
+
+
+@require_http_methods(["GET"])
+def email_full_text(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The whole text of an email message (quoted history and signature included), for the fold."""
+    membership = getattr(request, "membership", None)
+    if not request.user.is_authenticated or membership is None:
+        return error_response(Forbidden(_("Sign in as an operator.")))
+    try:
+        found = selectors.inbound_email_for_message(tenant=membership.tenant, message_id=message_id)
+    except ConversationError as exc:
+        return error_response(exc)
+    return JsonResponse({"text": found.text, "subject": found.subject, "from": found.from_address})

@@ -29,6 +29,7 @@ import { secondsSince, state } from "./js/state.js";
 // Features (one import each, alphabetical): each registers its hooks in js/extend.js.
 import "./js/features/canned.js";
 import "./js/features/invoices.js";
+import "./js/features/email.js";
 
 const TICK = 1000;
 const VISITORS_EVERY = 15000;

@@ -255,8 +255,8 @@ def test_a_reply_reaches_a_real_smtp_server_with_its_headers(tenant, email_conve
     received = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     [row] = outbound_rows(tenant)
     assert row.status == OutboundEmail.Status.SENT
-    assert received["Message-ID"] == f"<{row.message_id}>"
-    assert received["In-Reply-To"] == "<customer-1@example.com>"
+    assert received["Message-ID"].strip() == f"<{row.message_id}>"
+    assert received["In-Reply-To"].strip() == "<customer-1@example.com>"
     assert received["Reply-To"] == addressing.reply_address(tenant.pk, email_conversation.pk)
     assert received["Subject"] == "Re: Order 42"
     assert received.get_content().startswith("Привет! Cześć!")

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { renderTranscript } from "./chat.js";
 import { $, clear, h, link, safeUrl } from "./dom.js";
 import { cardSectionList } from "./extend.js";
+import { asNodes, cardSectionList } from "./extend.js";
 import { dateTime, duration, t } from "./i18n.js";
 import { secondsSince, state } from "./state.js";
 
@@ -160,6 +161,7 @@ function renderCard(card) {
     h("h4", { text: t("card.notes") }),
     notesList,
     noteForm,
+    ...cardSectionList().flatMap((render) => asNodes(render(card))),
   );
 }
 

@@ -7,6 +7,7 @@ const headerStatuses = []; // render(summary) -> Node | string | null
 const listBadges = []; // render(summary) -> Node | string | null
 const frameHandlers = new Map(); // frame type -> [handle(frame)]
 const cardSections = []; // render(card) -> Node | null
+const cardSections = []; // render(card) -> Node | string | null
 
 // The body of a message of this `kind` ("invoice", "email"): return a Node built with dom.js's
 // h() (never HTML from strings). The author line, time and delivery state stay as they are.
@@ -50,6 +51,16 @@ export function registerListBadge(render) {
 
 export function listBadgeList() {
   return listBadges;
+}
+
+// A section at the end of the visitor card ("email this visitor"): called on every render of
+// the card with the card's payload (GET /app/api/visitors/<id>); return null to show nothing.
+export function registerCardSection(render) {
+  cardSections.push(render);
+}
+
+export function cardSectionList() {
+  return cardSections;
 }
 
 // Called with every frame of this type from /ws/app/ after the built-in handling, if any.

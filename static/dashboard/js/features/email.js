@@ -1,0 +1,104 @@
+// Email conversations in the dashboard: a message that arrived by mail shows its subject, sender
+// and recipients, the new text, the quoted history folded (fetched on demand), attachments kept
+// only in the original; an operator's reply shows whether the mail left; lists mark the channel.
+
+import { get, upload } from "../api.js";
+import { h } from "../dom.js";
+import { registerCardSection, registerHeaderStatus, registerListBadge, registerMessageRenderer } from "../extend.js";
+import { t } from "../i18n.js";
+import { state } from "../state.js";
+
+function addresses(list) {
+  return (Array.isArray(list) ? list : []).filter((item) => typeof item === "string").join(", ");
+}
+
+function fullText(message) {
+  const details = h("details", { class: "email-quoted" }, h("summary", { text: t("email.show_full") }));
+  details.addEventListener("toggle", async () => {
+    if (!details.open || details.dataset.loaded) return;
+    details.dataset.loaded = "1";
+    const holder = h("pre", { class: "email-full", text: t("email.loading") });
+    details.append(holder);
+    try {
+      const data = await get(`/email/messages/${encodeURIComponent(message.id)}/full`);
+      holder.textContent = data.text || "";
+    } catch {
+      holder.textContent = t("err.network");
+      delete details.dataset.loaded;
+    }
+  });
+  return details;
+}
+
+registerMessageRenderer("email", (message) => {
+  const email = message.data?.email || {};
+  const from = email.from_name ? `${email.from_name} <${email.from || ""}>` : email.from || "";
+  const to = addresses(email.to);
+  const cc = addresses(email.cc);
+  const skipped = Array.isArray(email.attachments_skipped) ? email.attachments_skipped : [];
+  return h(
+    "div",
+    { class: "email" },
+    h(
+      "div",
+      { class: "email-head" },
+      email.subject ? h("div", { class: "email-subject", text: email.subject }) : null,
+      from ? h("div", { class: "email-addr", text: t("email.from", { from }) }) : null,
+      to ? h("div", { class: "email-addr", text: t("email.to", { to }) }) : null,
+      cc ? h("div", { class: "email-addr", text: t("email.cc", { cc }) }) : null,
+    ),
+    h("div", { class: "email-text", text: message.body || "" }),
+    email.quoted || email.truncated ? fullText(message) : null,
+    skipped.length
+      ? h(
+          "ul",
+          { class: "email-skipped" },
+          skipped.map((item) =>
+            h("li", { text: t("email.too_large", { name: item.filename || "", kb: Math.round((item.size || 0) / 1024) }) }),
+          ),
+        )
+      : null,
+  );
+});
+
+registerListBadge((summary) =>
+  summary.channel === "email" ? h("span", { class: "badge channel-email", text: t("email.badge") }) : null,
+);
+
+registerHeaderStatus((summary) =>
+  summary.channel === "email"
+    ? h("span", { class: "email-channel", text: summary.subject ? t("email.header", { subject: summary.subject }) : t("email.badge") })
+    : null,
+);
+
+// "Email this visitor" at the end of the visitor card: a new email conversation, with files,
+// even when the visitor left the site long ago; the answer threads back into it.
+registerCardSection((card) => {
+  const form = h(
+    "form",
+    { class: "email-start", enctype: "multipart/form-data" },
+    h("label", { class: "field" }, h("span", { text: t("email.start_to") }), h("input", { name: "to", type: "email", required: true, value: card.email || "", maxlength: 254 })),
+    h("label", { class: "field" }, h("span", { text: t("email.start_subject") }), h("input", { name: "subject", type: "text", required: true, maxlength: 300 })),
+    h("label", { class: "field" }, h("span", { text: t("email.start_body") }), h("textarea", { name: "body", rows: 4, required: true, maxlength: 5000 })),
+    h("label", { class: "field" }, h("span", { text: t("email.start_files") }), h("input", { name: "files", type: "file", multiple: true })),
+    h("div", { class: "row" }, h("button", { type: "submit", class: "btn small primary", text: t("email.start_send") })),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    data.set("visitor", String(card.id));
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const created = await upload("/email/start/", data);
+      form.reset();
+      state.actions.toast(t("email.start_sent"));
+      state.actions.openChat(created.conversation);
+    } catch (error) {
+      state.actions.toast(t("chat.error", { message: error.message }));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("details", { class: "email-start-box" }, h("summary", { text: t("email.start") }), form);
+});
