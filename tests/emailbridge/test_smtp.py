@@ -126,12 +126,12 @@ def test_the_manage_py_command_serves_smtp():
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "run_smtp", "--port", str(port)],
         cwd=settings.BASE_DIR,
-        env=parley_env(),
+        env=parley_env(DATABASE_POOL="0"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(port, process=process)
+        wait_for_port(port, timeout=90, process=process)  # Django's start-up is slow on a loaded machine
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as connection:
             code, features = connection.ehlo()
             assert code == 250 and b"SIZE" in features and b"SMTPUTF8" in features
