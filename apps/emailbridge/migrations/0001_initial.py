@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
                 ('error', models.TextField(blank=True, verbose_name='error')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent')),
+                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent at')),
                 ('chat_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='conversations.message')),
                 ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbound_emails', to='conversations.conversation')),
                 ('tenant', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.tenant')),
