@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ from tests.processes import die_with_parent, free_port, wait_for_port  # noqa: E
 
 
 def mail(to: str, n: int, attachment_bytes: int) -> bytes:
-    message = EmailMessage()
+    message = EmailMessage(policy=SMTP)
     message["From"] = f"Customer {n} <customer{n}@example.com>"
     message["To"] = to
     message["Subject"] = f"Заказ {n}: zamówienie"
@@ -109,6 +110,7 @@ def run(env: dict, args, attachment_bytes: int, label: str) -> dict:
         "messages": args.messages,
         "accepted": len(latencies),
         "errors": len(errors),
+        "error_samples": errors[:3],
         "stored_rate": len(latencies) / stored_seconds,
         "parsed_rate": delivered / parsed_seconds,
         "p50": statistics.median(latencies) * 1000 if latencies else 0,
@@ -199,6 +201,9 @@ def main() -> int:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
+    for r in results:
+        for error in r["error_samples"]:
+            print("error:", error)
     print()
     print(f"SMTP server + Celery worker (concurrency {args.workers}), {args.senders} concurrent SMTP senders")
     print()
