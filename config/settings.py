@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "allauth",
@@ -80,6 +81,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, so the whole view (template rendering included) runs inside the tenant scope.
     "apps.core.tenancy.TenantScopeMiddleware",
 ]
@@ -130,6 +132,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
             "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
         }
     }
+# Row-level security as the second tenancy wall (apps/core/rls.py, docs/security.md): on PostgreSQL
+# every connection works as PARLEY_DB_APP_ROLE (no BYPASSRLS) and `scopes_disabled()` as
+# PARLEY_DB_BYPASS_ROLE; `migrate` creates both roles and the policies.
+PARLEY_DB_RLS = env_bool("PARLEY_DB_RLS", True)
+PARLEY_DB_APP_ROLE = env_str("PARLEY_DB_APP_ROLE", "parley_app")
+PARLEY_DB_BYPASS_ROLE = env_str("PARLEY_DB_BYPASS_ROLE", "parley_bypass")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and PARLEY_DB_RLS:
+    DATABASES["default"]["ENGINE"] = "apps.core.db"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -275,6 +285,27 @@ SECURE_HSTS_PRELOAD = SECURE_SSL
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page (django-csp): scripts, styles, frames and sockets from
+# Parley's own origin only, no inline script or style. The widget iframe sends its own policy
+# with the tenant's `frame-ancestors` (apps/widget/views.py). docs/security.md.
+_BASE_ORIGIN = PARLEY_BASE_URL
+_BASE_SOCKET = PARLEY_BASE_URL.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _BASE_ORIGIN],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", _BASE_ORIGIN, _BASE_SOCKET],
+        "frame-src": ["'self'", _BASE_ORIGIN],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

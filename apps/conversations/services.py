@@ -46,7 +46,7 @@ from apps.conversations.errors import (
 )
 from apps.conversations.frames import operator_public_name
 from apps.conversations.models import Attachment, Conversation, Message, PageView, Visitor, VisitorNote
-from apps.core.tenancy import tenant_scope
+from apps.core.tenancy import on_commit_in_scope, tenant_scope
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,7 +80,7 @@ def _in_tenant_scope(fn: Callable[P, R]) -> Callable[P, R]:
 
 def _on_commit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     # robust: a channel-layer failure after the commit must not turn a stored message into an error.
-    transaction.on_commit(functools.partial(fn, *args, **kwargs), robust=True)
+    on_commit_in_scope(functools.partial(fn, *args, **kwargs), robust=True)
 
 
 # --- input cleaning -------------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "tenant_scope",
     "active_membership",
     "scoped_service",
+    "on_commit_in_scope",
 ]
 
 SESSION_TENANT_KEY = "parley_tenant_id"
@@ -65,6 +66,28 @@ def tenant_scope(tenant: Tenant | int) -> Iterator[None]:
         raise ValueError("tenant_scope() needs a saved tenant")
     with scope(tenant=tenant_id):
         yield
+
+
+def on_commit_in_scope(func, *, robust: bool = False) -> None:
+    """`transaction.on_commit(func)`, run in the tenant scope that is active now.
+
+    A callback can run after the block that registered it has left its scope (a test's
+    `captureOnCommitCallbacks`, an outer transaction committed by an unscoped caller); on
+    PostgreSQL its reads would then see no rows (row-level security), so it takes its scope along.
+    """
+    import contextvars
+
+    from django.db import transaction
+
+    context = contextvars.copy_context()
+
+    def run():
+        return context.run(func)
+
+    named = getattr(func, "func", func)  # a functools.partial names its function
+    run.__qualname__ = getattr(named, "__qualname__", "callback")
+    run.__name__ = run.__qualname__
+    transaction.on_commit(run, robust=robust)
 
 
 def memberships_for(user) -> list[Membership]:

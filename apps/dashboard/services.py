@@ -21,7 +21,7 @@ from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.conversations.selectors import open_conversation_for_visitor
-from apps.core.tenancy import tenant_scope
+from apps.core.tenancy import on_commit_in_scope, tenant_scope
 
 from . import events
 from .models import OperatorStatus
@@ -50,7 +50,7 @@ def operator_status_set(*, tenant: Tenant, membership: Membership, status: str) 
                 status=status,
                 changed_at=row.changed_at.isoformat(),
             )
-            transaction.on_commit(
+            on_commit_in_scope(
                 partial(events.operator_status_changed, tenant_id=tenant.pk, frame=frame), robust=True
             )
     return row
@@ -73,7 +73,7 @@ def visitor_invite(
             conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
             # Registered before the message's own broadcast: the visitor's open widget sockets join
             # the new conversation's group (the widget also finds it on its next resume or page load).
-            transaction.on_commit(
+            on_commit_in_scope(
                 partial(
                     conversation_events.publish_visitor_follow, visitor_id=visitor.pk, conversation_id=conversation.pk
                 ),
@@ -91,7 +91,7 @@ def visitor_invite(
             body=body,
             client_id=client_id,
         )
-        transaction.on_commit(
+        on_commit_in_scope(
             partial(
                 events.visitor_invited, tenant_id=tenant.pk, visitor_id=visitor.pk, conversation_id=conversation.pk
             ),
@@ -120,7 +120,7 @@ def conversation_invite_colleague(
         client_id=f"invite-{secrets.token_hex(8)}",
         data={"event": "invited", **names, "colleague_id": colleague.pk},
     )
-    transaction.on_commit(
+    on_commit_in_scope(
         partial(
             events.colleague_invited,
             user_id=colleague.user_id,

@@ -88,7 +88,8 @@ def live_db(_tables_to_empty, django_db_blocker):
         _close_worker_connections()
         assert _is_test_database(), connection.settings_dict["NAME"]  # never empty a real database
         # Django's foreign keys are deferrable: inside one transaction the order of deletes does not matter.
-        with transaction.atomic(), connection.cursor() as cursor:
+        # scopes_disabled(): on PostgreSQL, the role that may cross tenants (row-level security).
+        with scopes_disabled(), transaction.atomic(), connection.cursor() as cursor:
             for table in _tables_to_empty:
                 cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
 
