@@ -6,12 +6,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Role, Tenant
+from apps.core.text import single_line
 
 
 class SignupForm(forms.Form):
     company_name = forms.CharField(
         label=_("Company name"),
         max_length=Tenant._meta.get_field("name").max_length,
+        validators=[single_line],
         widget=forms.TextInput(attrs={"autocomplete": "organization", "autofocus": True}),
     )
     slug = forms.SlugField(
@@ -24,6 +26,7 @@ class SignupForm(forms.Form):
         label=_("Your name"),
         max_length=120,
         required=False,
+        validators=[single_line],
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(
@@ -55,6 +58,7 @@ class InvitationAcceptForm(forms.Form):
     name = forms.CharField(
         label=_("Your name"),
         max_length=120,
+        validators=[single_line],
         widget=forms.TextInput(attrs={"autocomplete": "name", "autofocus": True}),
     )
     password = forms.CharField(

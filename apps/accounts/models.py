@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.tenancy import TenantOwned
+from apps.core.text import single_line
 
 
 def new_widget_key() -> str:
@@ -34,7 +35,8 @@ TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezone
 class Tenant(models.Model):
     """A company using Parley."""
 
-    name = models.CharField(_("company name"), max_length=120)
+    # Names reach mail headers (invitation and transcript subjects): one line only.
+    name = models.CharField(_("company name"), max_length=120, validators=[single_line])
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     time_zone = models.CharField(_("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
     default_language = models.CharField(_("default language"), max_length=8, choices=settings.LANGUAGES, default="en")
@@ -112,7 +114,7 @@ class User(AbstractUser):
     first_name = None
     last_name = None
     email = models.EmailField(_("email address"), unique=True)
-    name = models.CharField(_("name"), max_length=120, blank=True)
+    name = models.CharField(_("name"), max_length=120, blank=True, validators=[single_line])
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
 
     USERNAME_FIELD = "email"

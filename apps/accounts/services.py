@@ -26,6 +26,7 @@ from apps.accounts.models import Invitation, Membership, Role, Tenant, User
 from apps.accounts.selectors import invitation_for_token
 from apps.canned.starter import canned_starter_set_create
 from apps.core.tenancy import tenant_scope
+from apps.core.text import clean_text, has_line_break, single_line
 
 __all__ = [
     "InvitationError",
@@ -73,6 +74,9 @@ def user_create(*, email: str, password: str, name: str = "") -> User:
     """Create a person who can log in; the email is the login and is unique case-insensitively."""
     email = _normalize_email(email)
     errors: dict[str, list[str]] = {}
+    if has_line_break((name or "").strip()):
+        errors["name"] = [str(single_line.message)]
+    name = clean_text(name or "", multiline=False)
     if email_errors := _email_errors(email):
         errors["email"] = email_errors
     if password_errors := _password_errors(password, email=email, name=name):
@@ -138,11 +142,16 @@ def tenant_signup(
     may rely on it. The widget key and inbound token come from the model defaults; the
     company starts with the canned replies of its language (apps.canned.starter).
     """
-    company_name = (company_name or "").strip()
+    errors: dict[str, list[str]] = {}
+    # Both names reach mail headers: a line break is refused here, at the edge, not in the mail worker.
+    for field, value in (("company_name", company_name or ""), ("name", name or "")):
+        if has_line_break(value.strip()):
+            errors[field] = [str(single_line.message)]
+    company_name = clean_text(company_name or "", multiline=False)
+    name = clean_text(name or "", multiline=False)
     slug = (slug or "").strip().lower()
     email = _normalize_email(email)
-    errors: dict[str, list[str]] = {}
-    if not company_name:
+    if not company_name and "company_name" not in errors:
         errors["company_name"] = [_("Enter your company name.")]
     if slug:
         if slugify(slug) != slug:

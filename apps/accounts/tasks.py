@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 
 from apps.accounts.models import Invitation, Tenant
 from apps.core.tenancy import tenant_task
+from apps.core.text import clean_text
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -33,6 +34,6 @@ def invitation_send_email(tenant: Tenant, invitation_id: int, language: str) -> 
             "expires_at": invitation.expires_at,
             "time_zone": tenant.time_zone,
         }
-        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+        subject = clean_text(render_to_string("accounts/email/invitation_subject.txt", context), multiline=False)
         body = render_to_string("accounts/email/invitation_message.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])

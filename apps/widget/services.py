@@ -22,6 +22,7 @@ from apps.conversations import services as conversation_services
 from apps.conversations.frames import operator_public_name
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.core.tenancy import tenant_scope
+from apps.core.text import clean_text
 
 
 def contact_message_submit(
@@ -105,7 +106,7 @@ def transcript_email_send(*, tenant: Tenant, conversation_id: int, email: str, l
             "conversation": conversation,
             "lines": _transcript_lines(tenant, conversation),
         }
-        subject = _("Your chat with %(company)s") % {"company": tenant.name}
+        subject = clean_text(_("Your chat with %(company)s") % {"company": tenant.name}, multiline=False)
         body = render_to_string("widget/email/transcript.txt", context)
     EmailMessage(subject=subject, body=body, to=[email]).send()
     return True
