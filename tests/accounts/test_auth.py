@@ -132,3 +132,54 @@ def test_switch_refuses_an_offsite_next(client, operator):
     client.login(email=operator.user.email, password=PASSWORD)
     response = client.post(reverse("tenant_switch"), {"tenant": operator.tenant_id, "next": "https://evil.test/"})
     assert response["Location"] == reverse("get_started")
+
+
+# --- login throttling: per address and per account -------------------------------
+
+
+@pytest.fixture
+def _clean_login_limits():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _guess(client, login, password="wrong password!", address="10.0.0.1"):
+    return client.post(reverse("account_login"), {"login": login, "password": password}, REMOTE_ADDR=address)
+
+
+@pytest.mark.usefixtures("_clean_login_limits")
+def test_an_account_is_locked_after_failed_guesses_from_many_addresses_and_told_when_to_return(client, owner):
+    # Five addresses, and the address typed five ways: all count against the one account.
+    logins = ["owner@acme.test", "OWNER@acme.test", " owner@ACME.test", "Owner@acme.test", "owner@acme.test"]
+    for n, login in enumerate(logins):
+        response = _guess(client, login, address=f"10.0.{n}.1")
+        assert response.status_code == 200
+        assert "Too many failed login attempts" not in response.content.decode()
+    # The right password from a fresh address is refused while the account is locked.
+    response = _guess(client, owner.user.email, password=PASSWORD, address="10.9.9.9")
+    html = response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed login attempts. Try again in 5 minutes (at " in html
+    # Another account from the same addresses is not affected.
+    other = _guess(client, "nobody@acme.test", address="10.9.9.9").content.decode()
+    assert "Too many failed login attempts" not in other
+
+
+@pytest.mark.usefixtures("_clean_login_limits")
+def test_one_address_is_limited_across_accounts(client, owner):
+    for n in range(10):
+        assert "Too many" not in _guess(client, f"guess{n}@acme.test").content.decode()
+    refused = _guess(client, "guess99@acme.test").content.decode()
+    assert "Too many failed login attempts. Try again in 1 minute" in refused
+
+
+@pytest.mark.usefixtures("_clean_login_limits")
+def test_the_lockout_message_is_translated(client, owner):
+    for _ in range(5):
+        _guess(client, owner.user.email)
+    client.cookies["django_language"] = "ru"
+    html = _guess(client, owner.user.email).content.decode()
+    assert "Слишком много неудачных попыток входа" in html
