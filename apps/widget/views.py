@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,9 +37,20 @@ from apps.widget.forms import ContactForm, TranscriptForm
 LOADER_MAX_AGE = 300  # the loader URL is unversioned: keep it short so fixes reach sites soon
 
 
+# Whole-line comments and indentation: the loader's source stays readable, host pages get it lean.
+_LOADER_TRIM = (
+    re.compile(r"^[ \t]*/\*.*?\*/[ \t]*\n", re.MULTILINE | re.DOTALL),
+    re.compile(r"^[ \t]*//[^\n]*\n", re.MULTILINE),
+    re.compile(r"^[ \t]+", re.MULTILINE),
+)
+
+
 @lru_cache(maxsize=4)
 def _loader_bytes(mtime: float, path: str) -> tuple[bytes, bytes]:
-    raw = Path(path).read_bytes()
+    source = Path(path).read_text(encoding="utf-8")
+    for pattern in _LOADER_TRIM:
+        source = pattern.sub("", source)
+    raw = source.encode("utf-8")
     return raw, gzip.compress(raw, compresslevel=9, mtime=0)
 
 

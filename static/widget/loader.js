@@ -135,13 +135,30 @@
     sock.onclose = (e) => { sock = null; if (e.code < 4400) setTimeout(watch, 10000); };
   };
 
+  // Elements without innerHTML, so a host page that enforces Trusted Types still gets a launcher.
+  const el = (tag, cls, svg) => {
+    const e = svg ? d.createElementNS("http://www.w3.org/2000/svg", tag) : d.createElement(tag);
+    if (cls) e.setAttribute("class", cls);
+    return e;
+  };
+  const icon = (cls, path) => {
+    const s = el("svg", cls, true), p = el("path", "", true);
+    s.setAttribute("viewBox", "0 0 24 24");
+    s.setAttribute("aria-hidden", "true");
+    p.setAttribute("d", path);
+    s.appendChild(p);
+    return s;
+  };
+
   const draw = () => {
     host = d.createElement("div");
     host.setAttribute("data-parley", "");
     // Inline !important beats any host stylesheet (`* { all: unset !important }` too); set
     // through CSSOM, which a strict host CSP allows (a style attribute it would block).
+    // `direction` is the one property `all` leaves alone: the page's rtl must not flip us.
     host.style.cssText = "all:initial!important;position:fixed!important;z-index:2147483647!important;" +
-      "left:0!important;bottom:0!important;width:0!important;height:0!important";
+      "left:0!important;bottom:0!important;width:0!important;height:0!important;overflow:visible!important;" +
+      "direction:ltr!important;unicode-bidi:isolate!important;display:block!important";
     root = host.attachShadow({ mode: "closed" });
     const side = cfg.position === "left" ? "left" : "right";
     const css =
@@ -163,21 +180,59 @@
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     root.adoptedStyleSheets = [sheet];
-    root.innerHTML = "<div class='w'><button class='l' type='button' aria-expanded='false'>" +
-      "<svg class='i' viewBox='0 0 24 24' aria-hidden='true'><path d='M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'/></svg>" +
-      "<svg class='x' viewBox='0 0 24 24' aria-hidden='true'><path d='M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z'/></svg>" +
-      "<span class='t'></span><span class='b' hidden aria-live='polite'></span></button></div>";
-    box = root.querySelector(".w");
+    box = el("div", "w");
+    btn = el("button", "l");
+    btn.type = "button";
+    btn.setAttribute("aria-expanded", "false");
+    const text = el("span", "t");
+    badge = el("span", "b");
+    badge.hidden = true;
+    badge.setAttribute("aria-live", "polite");
+    btn.append(
+      icon("i", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"),
+      icon("x", "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z"),
+      text, badge,
+    );
+    box.appendChild(btn);
+    root.appendChild(box);
     box.style.setProperty("--c", cfg.colour);
     box.style.setProperty("--f", cfg.ink);
-    btn = root.querySelector(".l");
-    badge = root.querySelector(".b");
-    root.querySelector(".t").textContent = cfg.launcher_text || "";
+    text.textContent = cfg.launcher_text || "";
     btn.setAttribute("aria-label", cfg.strings.open);
     btn.addEventListener("click", () => show(!open));
     box.addEventListener("keydown", (e) => { if (e.key === "Escape" && open) show(false); });
-    (d.body || d.documentElement).appendChild(host);
+    place();
     watch();
+  };
+
+  // The top layer (a manual popover) is drawn above every z-index and positioned against the
+  // viewport even when the page puts a transform or filter on html or body, which would
+  // otherwise turn `position: fixed` into "fixed to that element". Without popover support,
+  // the root element (outside body's transform) and the last word in paint order.
+  const topLayer = () => {
+    if (!host.showPopover) return;
+    try {
+      if (host.matches(":popover-open")) host.hidePopover();
+      host.showPopover();
+    } catch (e) { /* not connected, or the page forbids it: stays fixed in the root element */ }
+  };
+  const place = () => {
+    if (host.showPopover) host.setAttribute("popover", "manual");
+    d.documentElement.appendChild(host);
+    topLayer();
+    // A page that re-renders its root (or, without popovers, adds an overlay after us) must not
+    // remove or bury the launcher: put it back, at most once per animation frame.
+    let queued = false;
+    new MutationObserver(() => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => {
+        queued = false;
+        if (!host.isConnected) d.documentElement.appendChild(host);
+        if (host.nextSibling && !host.showPopover) d.documentElement.appendChild(host);
+        else if (host.showPopover && !host.matches(":popover-open")) topLayer();
+      });
+    }).observe(d.documentElement, { childList: true });
   };
 
   // The site's signed user (docs/identity.md), read anew at each session start.
@@ -198,7 +253,7 @@
       session = s;
       last = location.href;
       if (!cfg.online && cfg.offline === "hide" && !(s.conversation && s.conversation.status !== "closed")) return;
-      if (d.body) draw();
+      if (d.readyState !== "loading") draw();
       else d.addEventListener("DOMContentLoaded", draw);
     }).catch(() => { /* unknown key or a site not allowed: show nothing */ });
   };

@@ -169,6 +169,39 @@ iframe, button, div { border: 9px dashed red !important; z-index: 1 !important; 
 </style>"""
 
 
+# Everything a careless or hostile host page does to a launcher at once: a transform or a filter
+# on html and body (page-transition and dark-mode libraries), `all: unset` on every element,
+# right-to-left text, an overlay with the highest z-index added after the widget, and a strict
+# CSP that also enforces Trusted Types (no innerHTML with strings).
+CORNER_CSP = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'self\'; script-src \'self\' {base}; '
+    "connect-src {base} {ws}; frame-src {base}; style-src 'nonce-corner'; require-trusted-types-for 'script'\">"
+)
+CORNER_CSS = """<style nonce="corner">
+* {{ all: unset !important; }}
+html {{ {html} }}
+body {{ {body} min-height: 2400px !important; display: block !important; margin: 0 !important; }}
+.overlay {{ position: fixed !important; inset: 0 !important; z-index: 2147483647 !important;
+  background: rgba(120, 0, 200, .12) !important; display: block !important; }}
+p, h1 {{ display: block !important; padding: 12px !important; }}
+</style>"""
+CORNER_CASES = {
+    "transform": ("transform: translateZ(0) scale(1) !important;", "transform: translateY(0) !important;"),
+    "filter": (
+        "filter: invert(0.02) !important;",
+        "filter: grayscale(0.5) !important; will-change: transform !important;",
+    ),
+}
+# Added after the widget, so a plain z-index tie would go to the page.
+CORNER_SCRIPT = """addEventListener("load", () => setTimeout(() => {
+  const overlay = document.createElement("div");
+  overlay.className = "overlay";
+  document.body.appendChild(overlay);
+  document.documentElement.appendChild(overlay.cloneNode());
+}, 600));
+"""
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         return
@@ -189,6 +222,17 @@ def host_site(parley: LiveParley) -> Iterator[str]:
         "away.html": HOST_PAGE.format(title="Away", head="", body="", base=parley.base_url, key=parley.away_key),
         "hidden.html": HOST_PAGE.format(title="Hidden", head="", body="", base=parley.base_url, key=parley.hidden_key),
     }
+    for case, (html_css, body_css) in CORNER_CASES.items():
+        page = HOST_PAGE.format(
+            title="صفحة معادية",
+            head=CORNER_CSP.format(base=parley.base_url, ws=parley.ws_url)
+            + CORNER_CSS.format(html=html_css, body=body_css)
+            + '<script src="/corner.js"></script>',
+            body="<p>نص من اليمين إلى اليسار.</p>",
+            base=parley.base_url, key=parley.key,
+        )
+        pages[f"corner-{case}.html"] = page.replace('<html lang="en">', '<html lang="ar" dir="rtl">')
+    pages["corner.js"] = CORNER_SCRIPT
     for name, html in pages.items():
         (directory / name).write_text(html)
     port = free_port()

@@ -511,3 +511,75 @@ def test_loader_ignores_messages_that_are_not_from_its_iframe(parley, host, brow
     assert page.locator("[data-parley][data-unread]").count() == 0
     assert not any("/widget/frame/" in f.url for f in page.frames)
     context.close()
+
+
+@pytest.mark.parametrize("case", ["transform", "filter"])
+@pytest.mark.parametrize("viewport", [VIEWPORT, {"width": 375, "height": 700}], ids=["desktop", "375"])
+def test_the_launcher_stays_bottom_right_and_clickable_on_a_hostile_host_page(parley, host, browser, case, viewport):
+    """Transform or filter on html and body, `all: unset`, rtl, a max-z overlay added later, strict CSP."""
+    context = browser.new_context(viewport=viewport, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(host + f"/corner-{case}.html")
+    wait_launcher(page)
+    page.wait_for_function("() => document.querySelectorAll('.overlay').length === 2")  # the page's late overlay
+    page.mouse.wheel(0, 900)  # scrolled: fixed to the viewport, not to the transformed body
+    page.wait_for_timeout(150)
+    x, y = launcher_point(page)
+    hit = page.evaluate(f"() => document.elementFromPoint({x}, {y})?.matches('[data-parley]')")
+    assert hit, "the launcher is not at the bottom-right corner, or something covers it"
+    # Nothing of ours anywhere else: not drawn at the top of the page or off to one side.
+    assert not page.evaluate("() => document.elementFromPoint(40, 40)?.matches('[data-parley]')")
+    if viewport["width"] > 480:
+        shot(page, f"hostile-{case}-closed")
+    page.mouse.click(x, y)
+    frame = chat_frame(page)
+    frame.locator("#pw-pre-name").wait_for()
+    box = frame.frame_element().bounding_box()
+    width, height = viewport["width"], viewport["height"]
+    if width > 480:
+        assert abs(box["x"] + box["width"] - (width - 20)) <= 1
+        assert abs(box["y"] + box["height"] - (height - 88)) <= 1
+    else:
+        assert box["x"] == 0 and box["width"] == width  # a phone gets the whole screen
+    assert not [e for e in errors if "Trusted Type" in e or "Content Security Policy" in e], errors
+    shot(page, f"hostile-{case}" + ("" if width > 480 else "-375"))
+    context.close()
+
+
+def test_parleys_own_pages_run_under_a_strict_csp_without_a_violation(parley, browser):
+    """Every kind of Parley page (public, operator, admin, widget) in Chromium: the policy holds, nothing is blocked."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    context.add_cookies([{"name": "sessionid", "value": parley.session, "url": parley.base_url}])
+    context.add_init_script(
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page = context.new_page()
+    paths = [
+        "/get-started/",
+        "/app/",
+        "/admin/",
+        "/admin/accounts/tenant/",
+        "/admin/accounts/department/add/",
+        "/team/invite/",
+        "/accounts/2fa/",
+        f"/widget/preview/{parley.key}/",
+    ]
+    for path in paths:
+        response = page.goto(parley.base_url + path)
+        assert response.status == 200, path
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__violations") == [], path
+    page.context.clear_cookies()
+    for path in ["/accounts/login/", "/signup/"]:
+        response = page.goto(parley.base_url + path)
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__violations") == [], path
+    context.close()
