@@ -97,6 +97,37 @@ def messages_after(
     return messages
 
 
+def messages_before(
+    *, conversation: Conversation, before_seq: int | None, include_private: bool, limit: int
+) -> tuple[list[Message], bool]:
+    """The newest `limit` messages with `seq < before_seq` (all when None), in seq order, and
+    whether older ones remain: a conversation opens at its newest page and pages back from there.
+    """
+    limit = max(1, min(int(limit), MESSAGES_MAX))
+    with tenant_scope(conversation.tenant_id):
+        queryset = (
+            Message.objects.filter(tenant_id=conversation.tenant_id, conversation_id=conversation.pk)
+            .select_related("author__user")
+            .prefetch_related(
+                Prefetch(
+                    "attachments",
+                    queryset=Attachment.objects.filter(tenant_id=conversation.tenant_id).order_by("created_at", "pk"),
+                )
+            )
+            .order_by("-seq")
+        )
+        if before_seq is not None:
+            queryset = queryset.filter(seq__lt=before_seq)
+        if not include_private:
+            queryset = queryset.exclude(kind=Message.Kind.NOTE)
+        page = list(queryset[: limit + 1])
+    has_older = len(page) > limit
+    messages = page[:limit][::-1]
+    for message in messages:
+        message.conversation = conversation
+    return messages, has_older
+
+
 def open_conversation_for_visitor(*, tenant: Tenant, visitor: Visitor) -> Conversation | None:
     """The visitor's newest conversation that is not closed, if any."""
     if visitor.tenant_id != tenant.pk:

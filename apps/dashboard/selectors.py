@@ -24,6 +24,7 @@ from apps.conversations.selectors import (
     conversation_list_for_operator,
     conversation_list_queryset,
     messages_after,
+    messages_before,
 )
 from apps.core.tenancy import tenant_scope
 
@@ -135,18 +136,42 @@ def conversation_detail(*, tenant: Tenant, membership: Membership, conversation_
     return dashboard_summary(conversation, last.get(conversation.pk), unread=unread)
 
 
+MESSAGES_PAGE = 50
+
+
 def conversation_messages(
-    *, tenant: Tenant, membership: Membership, conversation_id: Any, after: int = 0
+    *,
+    tenant: Tenant,
+    membership: Membership,
+    conversation_id: Any,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = MESSAGES_PAGE,
 ) -> dict[str, Any]:
-    """The operator's view of a conversation (notes included): messages after `after`, in seq order."""
+    """The operator's view of a conversation (notes included), one page in seq order.
+
+    By default the newest `limit` messages, with `has_older` and the `before` cursor for the
+    page above them (`?before=<cursor>`); with `after`, what a client that saw `after` missed,
+    oldest first, with `has_newer` when the page was full (resync after a gap).
+    """
     conversation = conversation_get(tenant=tenant, membership=membership, conversation_id=conversation_id)
-    messages = messages_after(conversation=conversation, after_seq=after, include_private=True)
+    page: dict[str, Any]
+    if after is not None:
+        messages = messages_after(conversation=conversation, after_seq=after, include_private=True, limit=limit)
+        page = {"has_newer": len(messages) == limit, "has_older": False, "before": None}
+    else:
+        messages, has_older = messages_before(
+            conversation=conversation, before_seq=before, include_private=True, limit=limit
+        )
+        page = {"has_newer": False, "has_older": has_older, "before": messages[0].seq if messages else before}
     with tenant_scope(tenant):
         last = last_messages([conversation])
         unread = _unread(conversation)
     return {
         "conversation": dashboard_summary(conversation, last.get(conversation.pk), unread=unread),
         "messages": [frames.message_payload(m, audience="operator") for m in messages],
+        "after": messages[-1].seq if messages else after,
+        **page,
     }
 
 

@@ -7,7 +7,6 @@ that tenant's scope, so another tenant's id is a 404 exactly like a missing one.
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 from typing import Any
 
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import ConversationError
+from apps.core.jsonbounds import JSONTooLarge, loads_bounded
 
 from . import selectors, services
 from .catalogue import js_catalogue
@@ -50,10 +50,10 @@ def member_required(view):
 
 
 def read_json(request: HttpRequest) -> dict[str, Any]:
-    if len(request.body) > JSON_BODY_LIMIT:
-        raise ValidationError(_("The request is too large."))
     try:
-        data = json.loads(request.body or b"{}")
+        data = loads_bounded(request.body or b"{}", max_bytes=JSON_BODY_LIMIT)
+    except JSONTooLarge as exc:
+        raise ValidationError(_("The request is too large.")) from exc
     except ValueError as exc:
         raise ValidationError(_("The request is not valid JSON.")) from exc
     if not isinstance(data, dict):
@@ -151,10 +151,18 @@ def conversation(request: HttpRequest, conversation_id: int) -> JsonResponse:
 @require_GET
 @api
 def conversation_messages(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    after = int_param(request, "after", 0, 0, 2**31)
+    # ?after=<seq>: resync, oldest first; otherwise the newest page, or the one above ?before=<seq>.
+    after = int_param(request, "after", 0, 0, 2**31) if "after" in request.GET else None
+    before = int_param(request, "before", 0, 1, 2**31) if "before" in request.GET else None
+    limit = int_param(request, "limit", selectors.MESSAGES_PAGE, 1, 500 if after is not None else 200)
     return JsonResponse(
         selectors.conversation_messages(
-            tenant=request.tenant, membership=request.membership, conversation_id=conversation_id, after=after
+            tenant=request.tenant,
+            membership=request.membership,
+            conversation_id=conversation_id,
+            after=after,
+            before=before,
+            limit=limit,
         )
     )
 

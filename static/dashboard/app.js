@@ -24,7 +24,7 @@ import { duration } from "./js/i18n.js";
 import { onKey } from "./js/keys.js";
 import { boxItems, loadLists, mergeSummary, renderList, switchBox } from "./js/list.js";
 import * as notify from "./js/notify.js";
-import { markRead, openChat, renderChatHead } from "./js/pane.js";
+import { markRead, openChat, renderChatHead, watchScrollBack } from "./js/pane.js";
 import { secondsSince, state } from "./js/state.js";
 // Features (one import each, alphabetical): each registers its hooks in js/extend.js.
 import "./js/features/canned.js";
@@ -53,6 +53,7 @@ function wire() {
   for (const tab of $$(".boxes [data-box]")) tab.addEventListener("click", () => switchBox(tab.dataset.box));
   for (const tab of $$(".composer-tabs [data-kind]")) tab.addEventListener("click", () => focusReply(tab.dataset.kind === "note"));
   wireComposer();
+  watchScrollBack();
   $("#act-accept").addEventListener("click", () => accept(state.selected));
   $("#act-close").addEventListener("click", closeChat);
   $("#act-reopen").addEventListener("click", reopenChat);

@@ -329,3 +329,64 @@ def test_a_dropped_socket_resumes_the_open_chat_from_its_last_seq_through_the_sh
     finally:
         visitor.close()
         context.close()
+
+
+LONG_CHAT = r"""
+import json
+from django_scopes import scopes_disabled
+from apps.conversations import services
+from apps.conversations.models import Conversation, Message
+from apps.accounts.models import Tenant
+tenant = Tenant.objects.get(slug="acme-shoes")
+visitor = services.visitor_identify(tenant=tenant, anonymous_id="long-chat-visitor-0001", name="Long Talker")
+conversation = services.conversation_start(tenant=tenant, visitor=visitor)
+with scopes_disabled():
+    Message.objects.bulk_create(
+        Message(tenant=tenant, conversation=conversation, seq=seq, client_id=f"long-{seq}",
+                body=f"Long chat message {seq}", author_type="visitor")
+        for seq in range(1, 601)
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_seq=600)
+print(json.dumps({"conversation": conversation.pk}))
+"""
+
+
+def test_a_600_message_conversation_opens_at_its_newest_message_and_loads_older_ones_on_scroll(live, browser):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from .live import ROOT
+
+    made = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "shell", "-c", LONG_CHAT],
+        cwd=ROOT, env=live.env, check=True, capture_output=True, text=True,
+    )
+    conversation_id = json.loads(made.stdout.strip().splitlines()[-1])["conversation"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        live.login(page, live.seed["operators"][0]["email"])
+        page.evaluate(f"window.parley.state.actions.openChat({conversation_id})")
+        newest = page.locator('#messages [data-seq="600"]')
+        newest.wait_for()
+        # The newest message is on screen, at the bottom; the first page holds the newest 50.
+        assert newest.is_visible()
+        box, pane = newest.bounding_box(), page.locator("#messages").bounding_box()
+        assert box["y"] + box["height"] <= pane["y"] + pane["height"] + 1
+        assert page.locator("#messages [data-seq]").count() == 50
+        wanted = os.environ.get("PARLEY_SCREENSHOTS") == "1"
+        shots = ROOT / "docs" / "screenshots" if wanted else Path(tempfile.gettempdir())
+        page.screenshot(path=str(shots / "dashboard-long-chat-newest.png"))
+        # Scrolling up loads older pages until the first message, each once, in order.
+        for _ in range(30):
+            page.evaluate("document.querySelector('#messages').scrollTop = 0")
+            page.wait_for_timeout(250)
+            if page.locator('#messages [data-seq="1"]').count():
+                break
+        seqs = page.evaluate("[...document.querySelectorAll('#messages [data-seq]')].map((e) => +e.dataset.seq)")
+        assert seqs == list(range(1, 601))
+    finally:
+        context.close()

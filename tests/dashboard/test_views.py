@@ -210,6 +210,51 @@ def test_messages_include_notes_in_seq_order(tenant, operator, conversation, op_
     assert [m["seq"] for m in after["messages"]] == [2]
 
 
+def _long_conversation(tenant, conversation, count):
+    with scopes_disabled():
+        Message.objects.bulk_create(
+            Message(tenant=tenant, conversation=conversation, seq=seq, client_id=f"m{seq}", body=f"message {seq}",
+                    author_type="visitor")
+            for seq in range(1, count + 1)
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(last_seq=count)
+
+
+def test_a_long_conversation_opens_at_its_newest_page_and_pages_back_with_a_cursor(
+    tenant, conversation, op_client
+):
+    _long_conversation(tenant, conversation, 600)
+    url = f"/app/api/conversations/{conversation.pk}/messages"
+    newest = op_client.get(url).json()
+    assert [m["seq"] for m in newest["messages"]] == list(range(551, 601))
+    assert (newest["has_older"], newest["before"], newest["after"]) == (True, 551, 600)
+    seen = [m["seq"] for m in newest["messages"]]
+    cursor, pages = newest["before"], 1
+    while True:
+        page = op_client.get(f"{url}?before={cursor}&limit=200").json()
+        seen = [m["seq"] for m in page["messages"]] + seen
+        pages += 1
+        if not page["has_older"]:
+            break
+        cursor = page["before"]
+    assert seen == list(range(1, 601)) and pages == 4  # 50 + 200 + 200 + 150, each once
+
+
+def test_resync_after_a_gap_says_when_the_page_was_full(tenant, conversation, op_client):
+    _long_conversation(tenant, conversation, 600)
+    url = f"/app/api/conversations/{conversation.pk}/messages"
+    first = op_client.get(f"{url}?after=10&limit=500").json()
+    assert (first["messages"][0]["seq"], first["after"], first["has_newer"]) == (11, 510, True)
+    rest = op_client.get(f"{url}?after=510&limit=500").json()
+    assert (len(rest["messages"]), rest["has_newer"]) == (90, False)
+
+
+@pytest.mark.parametrize("query", ["before=x", "before=1.5", "limit=many", "after=-"])
+def test_a_bad_cursor_is_a_bad_request(conversation, op_client, query):
+    response = op_client.get(f"/app/api/conversations/{conversation.pk}/messages?{query}")
+    assert response.status_code == 400
+
+
 def test_the_visitor_card_shows_pages_conversations_and_notes(tenant, operator, visitor, conversation, op_client):
     with scopes_disabled():
         PageView.objects.create(tenant=tenant, visitor=visitor, url="https://shop.example/pricing", title="Pricing")

@@ -168,9 +168,16 @@ function renderCard(card) {
 export async function openTranscript(conversationId) {
   const dialog = $("#transcript-dialog");
   try {
-    const payload = await api.get(`/app/api/conversations/${conversationId}/messages`);
+    // The whole transcript, page by page from the newest (bounded: 40 pages of 200).
+    const url = `/app/api/conversations/${conversationId}/messages?limit=200`;
+    let payload = await api.get(url);
+    let messages = payload.messages;
+    for (let page = 0; payload.has_older && page < 40; page += 1) {
+      payload = await api.get(`${url}&before=${payload.before}`);
+      messages = payload.messages.concat(messages);
+    }
     $("#transcript-title").textContent = `${t("chat.transcript")} · #${conversationId}`;
-    renderTranscript($("#transcript"), payload.messages);
+    renderTranscript($("#transcript"), messages);
     dialog.showModal();
   } catch (error) {
     state.actions.toast(t("chat.error", { message: error.message }));

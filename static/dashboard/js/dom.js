@@ -33,6 +33,7 @@ export const $$ = (selector, root = document) => Array.from(root.querySelectorAl
 
 // Only http(s) links are clickable; anything else (javascript:, data:) stays text.
 export function safeUrl(value) {
+  if (!value) return null; // "" would resolve to this very page
   try {
     const url = new URL(value, window.location.href);
     return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;

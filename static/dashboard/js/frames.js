@@ -104,8 +104,13 @@ function onRead(frame) {
 // A gap the socket could not fill: ask the database over HTTP.
 async function refetchChat(chat) {
   try {
-    const payload = await api.get(`/app/api/conversations/${chat.id}/messages?after=${chat.lastSeq}`);
-    for (const message of payload.messages) applyMessage(chat, message);
+    let payload;
+    let pages = 0;
+    do {
+      payload = await api.get(`/app/api/conversations/${chat.id}/messages?after=${chat.lastSeq}&limit=500`);
+      for (const message of payload.messages) applyMessage(chat, message);
+      pages += 1;
+    } while (payload.has_newer && pages < 20);
     chat.buffer.clear();
     if (state.selected === chat.id) renderChat();
   } catch {

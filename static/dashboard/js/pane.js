@@ -31,9 +31,12 @@ export async function openChat(id) {
     state.chats.set(id, chat);
     clear($("#messages"));
     try {
+      // The newest page: older messages load as the operator scrolls up (loadOlder).
       const payload = await api.get(`/app/api/conversations/${id}/messages`);
       mergeSummary(payload.conversation);
+      if (payload.messages.length) chat.lastSeq = payload.messages[0].seq - 1;
       for (const message of payload.messages) applyMessage(chat, message);
+      chat.older = payload.has_older ? payload.before : null;
       chat.visitorRead = payload.conversation.visitor_read_seq || 0;
     } catch (error) {
       state.chats.delete(id);
@@ -49,6 +52,34 @@ export async function openChat(id) {
   const summary = state.conversations.get(id);
   if (summary?.visitor?.id) loadCard(summary.visitor.id); // fresh: pages and earlier chats change
   $("#messages").scrollTop = $("#messages").scrollHeight;
+}
+
+// Scrolled near the top of a conversation with more above: fetch the page above, keep the view still.
+let loadingOlder = false;
+export async function loadOlder() {
+  const chat = state.chats.get(state.selected);
+  if (!chat || !chat.older || loadingOlder) return;
+  loadingOlder = true;
+  const list = $("#messages");
+  try {
+    const payload = await api.get(`/app/api/conversations/${chat.id}/messages?before=${chat.older}`);
+    for (const message of payload.messages) chat.messages.set(message.seq, message);
+    chat.older = payload.has_older ? payload.before : null;
+    if (state.selected !== chat.id) return;
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    renderChat();
+    list.scrollTop = list.scrollHeight - fromBottom;
+  } catch (error) {
+    toast(t("chat.error", { message: error.message }));
+  } finally {
+    loadingOlder = false;
+  }
+}
+
+export function watchScrollBack() {
+  $("#messages").addEventListener("scroll", (event) => {
+    if (event.target.scrollTop < 120) loadOlder();
+  }, { passive: true });
 }
 
 export function renderChat() {
