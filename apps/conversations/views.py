@@ -11,7 +11,6 @@ token-authenticated endpoints are CSRF-exempt. Errors are JSON:
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +40,7 @@ from apps.conversations.tokens import (
     visitor_token_issue,
     visitor_token_read,
 )
+from apps.core.jsonbounds import JSONTooLarge, loads_bounded
 from apps.core.ratelimit import client_address, rate_limit_exceeded
 from apps.core.tenancy import tenant_scope
 from apps.identity import services as identity_services
@@ -65,11 +65,11 @@ def error_response(exc: ConversationError) -> JsonResponse:
 
 def read_json(request: HttpRequest) -> dict[str, Any]:
     # Any content type: sendBeacon() posts text/plain, which also spares the loader a preflight.
-    if len(request.body) > JSON_BODY_MAX_BYTES:
-        raise BadInput(_("The request is too large."))
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        data = loads_bounded(request.body or b"{}", max_bytes=JSON_BODY_MAX_BYTES)
+    except JSONTooLarge:
+        raise BadInput(_("The request is too large.")) from None
+    except ValueError:
         raise BadInput(_("The request is not valid JSON.")) from None
     if not isinstance(data, dict):
         raise BadInput(_("The request must be a JSON object."))
