@@ -295,7 +295,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'", _BASE_ORIGIN],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", "blob:"],
+        # https: for the avatars a tenant's site signs for its users (apps/identity); images only.
+        "img-src": ["'self'", "data:", "blob:", "https:"],
         "media-src": ["'self'", "data:", "blob:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'", _BASE_ORIGIN, _BASE_SOCKET],
