@@ -5,6 +5,12 @@
 request body goes through `loads_bounded`, which refuses too large or too deep input with a
 `ValueError` subclass before the parser sees it, and refuses the non-JSON constants `NaN`
 and `Infinity` that Python's parser accepts.
+
+JSON is also the one way invalid Unicode reaches Parley (a `"\ud800"` escape decodes to a
+lone surrogate, which no database or encoder takes; UTF-8 bytes, forms and query strings
+cannot carry one), and the way NUL arrives (PostgreSQL refuses it in text): every decoded
+string, keys included, has both replaced with U+FFFD here. Other control characters are the
+business of `apps.core.text.clean_text`, field by field.
 """
 
 from __future__ import annotations
@@ -69,6 +75,22 @@ def loads_bounded(data: str | bytes, *, max_bytes: int, max_depth: int = MAX_DEP
     if nesting_depth(text, stop_at=max_depth) > max_depth:
         raise JSONTooDeep(f"nested deeper than {max_depth}")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError as exc:  # a guard: the depth check above should make this unreachable
         raise JSONTooDeep(f"nested deeper than {max_depth}") from exc
+    return _scrub(value) if _INVALID_ESCAPE.search(text) else value
+
+
+# Only text with a \u escape of a surrogate or of NUL can decode to either.
+_INVALID_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
+_INVALID_CHARS = re.compile("[\ud800-\udfff\x00]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _INVALID_CHARS.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value

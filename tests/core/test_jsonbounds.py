@@ -44,6 +44,15 @@ def test_malformed_input_is_a_value_error(payload):
 
 
 def test_ordinary_json_decodes_as_json_loads_does():
-    value = {"type": "send", "body": "hi \ud800", "n": [1, 2.5, None, True], "deep": [[[[1]]]]}
+    value = {"type": "send", "body": "hi 👋 \\ud800", "n": [1, 2.5, None, True], "deep": [[[[1]]]]}
     text = json.dumps(value)
     assert loads_bounded(text, max_bytes=1024) == json.loads(text)
+    assert loads_bounded(json.dumps(value, ensure_ascii=False), max_bytes=1024) == value
+
+
+def test_lone_surrogates_and_nul_become_the_replacement_character_everywhere():
+    text = '{"body": "a\\ud800b\\udfffc\\u0000d", "\\udc00key": ["\\ud83d", {"x": "\\ud83d\\ude00"}]}'
+    assert loads_bounded(text, max_bytes=1024) == {
+        "body": "a\ufffdb\ufffdc\ufffdd",
+        "\ufffdkey": ["\ufffd", {"x": "😀"}],
+    }
