@@ -47,7 +47,7 @@ def test_an_admin_marks_a_bank_transfer_paid_from_the_list_and_it_is_audited(own
     with scopes_disabled():
         invoice.refresh_from_db()
         entry = InvoiceAudit.objects.get(invoice=invoice)
-    assert invoice.status == "paid" and entry.action == "marked_paid" and entry.actor == owner
+        assert invoice.status == "paid" and entry.action == "marked_paid" and entry.actor == owner
 
 
 def test_invoices_cannot_be_added_or_deleted_in_the_admin(owner_client, tenant):

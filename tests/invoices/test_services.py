@@ -128,7 +128,7 @@ def test_only_an_admin_confirms_a_bank_transfer_and_it_is_audited(make_invoice, 
     with scopes_disabled():
         entry = InvoiceAudit.objects.filter(invoice=invoice, action="marked_paid").get()
         invoice.refresh_from_db()
-    assert entry.actor == owner and entry.note == "Arrived 1 Dec"
+        assert entry.actor == owner and entry.note == "Arrived 1 Dec"  # a foreign key: loaded here
     assert invoice.status == "paid" and invoice.paid_at is not None
 
 

@@ -282,10 +282,15 @@ async def test_a_socket_rejoins_its_groups_after_the_layer_forgot_them(
     get_channel_layer().groups.clear()
     await visitor_socket.send({"type": "send", "client_id": "after-amnesia", "body": "anyone?"})
     await visitor_socket.recv_type("ack")
-    # Published at once, before the socket re-joined: that one is lost (resume finds it); the next arrives live.
+    # Published at once, usually before the socket re-joined: then that one is lost (resume finds it);
+    # on a slow machine the re-join (every 0.1 s here) may come first and it arrives. Either way the
+    # next ones arrive live.
     for attempt in range(30):
         await visitor_socket.send({"type": "send", "client_id": f"later-{attempt}", "body": "still there?"})
         await visitor_socket.recv_type("ack")
         if not await socket.communicator.receive_nothing(0.1):
             break
-    assert (await socket.recv_type("message"))["message"]["body"] == "still there?"
+    bodies = [(await socket.recv_type("message"))["message"]["body"]]
+    if bodies == ["anyone?"]:
+        bodies.append((await socket.recv_type("message"))["message"]["body"])
+    assert bodies[-1] == "still there?"
