@@ -13,6 +13,7 @@ FIELDS = [
     "kind", "draft", "status", "membership", "department", "to", "name", "email", "phone", "url", "title",
     "referrer", "key", "anonymous_id", "language", "identity", "rating", "comment", "message", "operator",
     "visitor", "after", "before", "limit", "box", "note", "id", "text", "data", "reason", "__proto__", "",
+    "title", "shortcut", "tags", "scope", "hotkey", "slot", "reply", "department", "owner", "q",
 ]
 
 CONTROL = "".join(chr(c) for c in [*range(0, 32), 127, *range(0x80, 0xA0)])
@@ -76,7 +77,8 @@ PLAUSIBLE = {
     "attachments": [], "kind": "text", "draft": "Hel", "status": "online", "name": "Ann Lee",
     "email": "ann@example.com", "phone": "+48 600 100 200", "url": "https://shop.example/boots",
     "title": "Boots", "referrer": "https://www.example.org/", "language": "en-GB", "rating": "good",
-    "comment": "Quick answer", "message": "Please call me back", "anonymous_id": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+    "comment": "Quick answer", "message": "Please call me back", "shortcut": "hi", "text": "Hello {name}!",
+    "tags": "greeting", "scope": "tenant", "slot": 1, "anonymous_id": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
 }
 
 

@@ -51,6 +51,14 @@ TARGETS = [
     ("app/api/team", "GET", "operator"),
     ("app/api/status", "GET", "operator"),
     ("app/api/status", "POST", "operator"),
+    ("app/api/canned/", "GET", "operator"),
+    ("app/api/canned/", "POST", "operator"),
+    ("app/api/canned/browse", "GET", "operator"),
+    ("app/api/canned/hotkeys", "GET", "operator"),
+    ("app/api/canned/hotkeys", "POST", "operator"),
+    ("app/api/canned/<int:reply_id>", "GET", "operator"),
+    ("app/api/canned/<int:reply_id>", "PATCH", "operator"),
+    ("app/api/canned/<int:reply_id>/fill", "POST", "operator"),
 ]
 # Verified by the payment provider's signature before anything is read: apps/invoices' own tests.
 NOT_FUZZED_HERE = {"invoices/webhooks/<str:provider>/<str:webhook_token>/"}
@@ -96,10 +104,16 @@ class _SilentLayer:
 def world(monkeypatch, client, tenant, operator, visitor, conversation):
     monkeypatch.setattr(events, "get_channel_layer", lambda: _SilentLayer())
     client.force_login(operator.user)
+    from django_scopes import scopes_disabled
+
+    from tests.factories import CannedReplyFactory
+
+    with scopes_disabled():
+        reply = CannedReplyFactory(tenant=tenant)
     return {
         "client": client,
         "token": visitor_token_issue(tenant=tenant, visitor=visitor),
-        "ids": {"conversation_id": conversation.pk, "visitor_id": visitor.pk},
+        "ids": {"conversation_id": conversation.pk, "visitor_id": visitor.pk, "reply_id": reply.pk},
         "key": tenant.widget_key,
     }
 
@@ -120,7 +134,7 @@ def _call(world, pattern, method, who, *, body: str | None = None, query: dict |
     cache.clear()  # rate limits would turn most examples into 429s
     if method == "GET":
         return client.get(url, query or {}, **headers)
-    return client.generic("POST", url, (body or "").encode("utf-8", "surrogatepass"), "application/json", **headers)
+    return client.generic(method, url, (body or "").encode("utf-8", "surrogatepass"), "application/json", **headers)
 
 
 def _check(response, logged_errors):
@@ -131,7 +145,7 @@ def _check(response, logged_errors):
     assert logged_errors == [], [r.getMessage() for r in logged_errors]
 
 
-POSTS = [t for t in TARGETS if t[1] == "POST"]
+POSTS = [t for t in TARGETS if t[1] in ("POST", "PATCH")]
 GETS = [t for t in TARGETS if t[1] == "GET"]
 # One test per kind, the target drawn per example: fixtures (users, sessions) are built once.
 _query_values = st.one_of(texts.filter(lambda s: len(s) < 3000), st.integers().map(str), st.floats().map(str))
