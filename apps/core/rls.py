@@ -41,7 +41,9 @@ from django_scopes import get_scope
 logger = logging.getLogger(__name__)
 
 TENANT_SETTING = "parley.tenant_id"
-POLICY_NAME = "parley_tenant_isolation"
+# Versioned: a changed predicate gets a new name, so `migrate` replaces the old policy everywhere.
+POLICY_NAME = "parley_tenant_isolation_v2"
+OLD_POLICY_NAMES = ("parley_tenant_isolation",)
 # "none" is PostgreSQL's own word for "back to the session user" (SET ROLE NONE).
 SESSION_USER = "none"
 
@@ -188,11 +190,13 @@ def ensure_row_level_security(connection) -> list[str]:
             cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
             cursor.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
             cursor.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
-        predicate = f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')::bigint"
+        # A scalar subquery: evaluated once per statement (an InitPlan), not once per row and join.
+        predicate = f"tenant_id = (SELECT NULLIF(current_setting('{TENANT_SETTING}', true), '')::bigint)"
         for table in missing:
             cursor.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
             cursor.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-            cursor.execute(f'DROP POLICY IF EXISTS {POLICY_NAME} ON "{table}"')
+            for name in (POLICY_NAME, *OLD_POLICY_NAMES):
+                cursor.execute(f'DROP POLICY IF EXISTS {name} ON "{table}"')
             cursor.execute(
                 f'CREATE POLICY {POLICY_NAME} ON "{table}" USING ({predicate}) WITH CHECK ({predicate})'  # noqa: S608
             )
