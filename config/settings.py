@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "apps.core.ratelimit.OperatorApiRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -211,6 +212,12 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "parley")},
     }
 }
+# Budgets per person across all their sockets and processes (apps/core/budgets.py, docs/security.md).
+PARLEY_PERSON_FRAMES_PER_SECOND = float(env_str("PARLEY_PERSON_FRAMES_PER_SECOND", "10"))
+PARLEY_PERSON_FRAME_BURST = env_int("PARLEY_PERSON_FRAME_BURST", 40)
+PARLEY_SOCKETS_PER_VISITOR = env_int("PARLEY_SOCKETS_PER_VISITOR", 12)
+# Requests a minute one signed-in person may make to the dashboard's JSON API (/app/api/).
+PARLEY_OPERATOR_API_PER_MINUTE = env_int("PARLEY_OPERATOR_API_PER_MINUTE", 600)
 # Open sockets re-add themselves to their groups this often (core layer memberships expire or vanish with Redis).
 PARLEY_SOCKET_GROUP_REFRESH_SECONDS = env_int("PARLEY_SOCKET_GROUP_REFRESH_SECONDS", 15)
 

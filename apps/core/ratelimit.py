@@ -35,3 +35,32 @@ def rate_limit_exceeded(key: str, *, limit: int, period: int) -> bool:
 
 def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+class OperatorApiRateLimitMiddleware:
+    """A budget per signed-in person for the dashboard's JSON API (`/app/api/`), across processes.
+
+    One place for every endpoint under the prefix, present and future: a script or a stuck
+    client gets 429 `rate_limited` with `Retry-After`, the rest of the team is unaffected.
+    """
+
+    PREFIX = "/app/api/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if request.path.startswith(self.PREFIX) and user is not None and user.is_authenticated:
+            from django.conf import settings
+            from django.http import JsonResponse
+            from django.utils.translation import gettext as _
+
+            limit = settings.PARLEY_OPERATOR_API_PER_MINUTE
+            if rate_limit_exceeded(f"app-api:u{user.pk}", limit=limit, period=60):
+                response = JsonResponse(
+                    {"error": "rate_limited", "message": _("Too many requests; try again in a minute.")}, status=429
+                )
+                response["Retry-After"] = str(60 - int(time.time()) % 60)
+                return response
+        return self.get_response(request)
