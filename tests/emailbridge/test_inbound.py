@@ -38,8 +38,9 @@ def test_new_mail_becomes_an_email_conversation_with_the_senders_visitor(tenant,
     conversation = conversation_of(row)
     assert conversation.channel == Conversation.Channel.EMAIL
     assert conversation.subject == "Pricing"
-    assert conversation.visitor.email == "customer@example.com"
-    assert conversation.visitor.name == "Customer"
+    with scopes_disabled():  # a foreign key, loaded here, outside any request's scope
+        assert conversation.visitor.email == "customer@example.com"
+        assert conversation.visitor.name == "Customer"
     [message] = messages_of(conversation.pk)
     assert message.body == "How much is it?"
     assert message.author_type == Message.Author.VISITOR
@@ -171,7 +172,8 @@ def test_another_sender_quoting_the_subject_gets_a_new_conversation(tenant, rece
     raw = build(to=tenant.inbound_address, sender="Stranger <stranger@example.org>", subject="Re: Order 42")
     row = receive(raw, to=tenant.inbound_address)
     assert row.conversation_id != email_conversation.pk
-    assert conversation_of(row).visitor.email == "stranger@example.org"
+    with scopes_disabled():
+        assert conversation_of(row).visitor.email == "stranger@example.org"
 
 
 def test_a_reply_to_the_senders_own_earlier_mail_threads_but_not_for_someone_else(tenant, receive):

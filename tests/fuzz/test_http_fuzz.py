@@ -59,6 +59,11 @@ TARGETS = [
     ("app/api/canned/<int:reply_id>", "GET", "operator"),
     ("app/api/canned/<int:reply_id>", "PATCH", "operator"),
     ("app/api/canned/<int:reply_id>/fill", "POST", "operator"),
+    ("app/api/invoices/", "GET", "operator"),
+    ("app/api/invoices/", "POST", "operator"),
+    ("app/api/invoices/options", "GET", "operator"),
+    ("app/api/invoices/<int:invoice_id>/send", "POST", "operator"),
+    ("app/api/invoices/<int:invoice_id>/cancel", "POST", "operator"),
 ]
 # Verified by the payment provider's signature before anything is read: apps/invoices' own tests.
 NOT_FUZZED_HERE = {"invoices/webhooks/<str:provider>/<str:webhook_token>/"}
@@ -113,7 +118,12 @@ def world(monkeypatch, client, tenant, operator, visitor, conversation):
     return {
         "client": client,
         "token": visitor_token_issue(tenant=tenant, visitor=visitor),
-        "ids": {"conversation_id": conversation.pk, "visitor_id": visitor.pk, "reply_id": reply.pk},
+        "ids": {
+            "conversation_id": conversation.pk,
+            "visitor_id": visitor.pk,
+            "reply_id": reply.pk,
+            "invoice_id": 2**31 - 1,  # none: the invoice endpoints answer not_found first
+        },
         "key": tenant.widget_key,
     }
 
