@@ -36,6 +36,8 @@ from apps.conversations import events, frames, selectors, services
 from apps.conversations.errors import ConversationClosed, ConversationError, Forbidden, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.conversations.socket_auth import CLOSE_REFUSED, CLOSE_UNAUTHENTICATED
+from apps.core.jsonbounds import JSONTooLarge, loads_bounded
+from apps.core.sockettasks import SocketTasks
 from apps.core.tenancy import tenant_scope
 
 logger = logging.getLogger(__name__)
@@ -409,7 +411,7 @@ def operator_act(tenant: Tenant, *, membership_id: int, conversation_id: int, ac
 # --- the consumers -------------------------------------------------------------------------------------
 
 
-class ParleySocket(AsyncWebsocketConsumer):
+class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
     """What both sockets share: the handshake verdict, frame limits, the budget, errors, delivery.
 
     `handlers` maps a frame `type` to the name of an async method taking the parsed frame.
@@ -441,7 +443,7 @@ class ParleySocket(AsyncWebsocketConsumer):
             await self.close(code=refusal or CLOSE_UNAUTHENTICATED)
             return
         await self.start()
-        self.upkeep_task = asyncio.ensure_future(self.upkeep())
+        self.upkeep_task = self.spawn(self.upkeep(), name=f"{self.side} socket upkeep")
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -529,7 +531,12 @@ class ParleySocket(AsyncWebsocketConsumer):
             await self.send_error("too_large", MESSAGES["too_large"])
             return
         try:
-            frame = json.loads(text_data)
+            # Bounded (size, nesting depth) before the parser runs; invalid Unicode replaced.
+            frame = loads_bounded(text_data, max_bytes=FRAME_MAX_BYTES)
+        except JSONTooLarge:
+            self.budget.take()
+            await self.send_error("too_large", MESSAGES["too_large"])
+            return
         except ValueError:
             self.budget.take()
             await self.send_error("bad_json", MESSAGES["bad_json"])
@@ -726,7 +733,7 @@ class VisitorConsumer(ParleySocket):
         # Too soon: keep only the newest draft and send it when the interval is over.
         self.draft_pending = (conversation_id, draft)
         if self.draft_task is None or self.draft_task.done():
-            self.draft_task = asyncio.ensure_future(self.flush_draft(self.draft_next_at - now))
+            self.draft_task = self.spawn(self.flush_draft(self.draft_next_at - now), name="draft flush")
 
     async def flush_draft(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -1,0 +1,56 @@
+"""Both sockets under malformed frames, and a crashed socket leaves nothing running."""
+
+import asyncio
+
+import pytest
+
+from apps.conversations import consumers
+
+pytestmark = pytest.mark.usefixtures("live_db")
+
+DEEP = "[" * 8000 + "]" * 8000  # 16 KB, under the frame limit: used to raise RecursionError
+
+
+@pytest.fixture(params=["visitor", "operator"])
+async def socket(request, visitor_socket, sockets, operator_cookie):
+    if request.param == "visitor":
+        return visitor_socket
+    socket, hello = await sockets("/ws/app/", cookie=operator_cookie)
+    return socket
+
+
+async def test_deep_nesting_is_answered_bad_json_and_the_socket_stays_open(socket):
+    await socket.communicator.send_to(text_data=DEEP)
+    error = await socket.recv_type("error")
+    assert error["code"] == "bad_json"
+    await socket.communicator.send_to(text_data='{"type": "send", "body": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert (await socket.recv_type("error"))["code"] == "bad_json"
+    await socket.send({"type": "ping"})
+    assert (await socket.recv())["type"] in {"pong", "error"}  # still answering
+
+
+async def test_a_crashed_socket_leaves_no_task_running(monkeypatch, settings, visitor_token, sockets):
+    settings.PARLEY_SOCKET_GROUP_REFRESH_SECONDS = 0.05
+    started: list = []
+    original = consumers.ParleySocket.spawn
+
+    def spawn(self, coroutine, *, name):
+        task = original(self, coroutine, name=name)
+        started.append(task)
+        return task
+
+    async def explode(self, text_data=None, bytes_data=None):
+        raise RuntimeError("a handler bug")
+
+    monkeypatch.setattr(consumers.ParleySocket, "spawn", spawn)
+    monkeypatch.setattr(consumers.ParleySocket, "receive", explode)
+    socket, hello = await sockets(f"/ws/widget/?token={visitor_token}")
+    assert hello["type"] == "hello"
+    [upkeep] = [task for task in started if "upkeep" in task.get_name()]
+    assert not upkeep.done()
+    with pytest.raises(RuntimeError, match="a handler bug"):
+        await socket.communicator.send_to(text_data='{"type": "ping"}')
+        await socket.communicator.receive_output(1)
+    socket.closed = True
+    await asyncio.sleep(0.2)
+    assert upkeep.cancelled(), "the re-join task outlived its crashed socket"
