@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from apps.canned.models import CannedHotkey, CannedUsage
 from apps.conversations import services as conversation_services
 from apps.conversations.models import Conversation, Message, PageView, VisitorNote
 from apps.dashboard.models import OperatorStatus
@@ -73,6 +74,10 @@ ENDPOINTS = [
     ("post", "/app/api/invoices/", {"conversation": "{conversation}", "lines": [{"description": "x"}]}),
     ("post", "/app/api/invoices/{invoice}/send", {}),
     ("post", "/app/api/invoices/{invoice}/cancel", {}),
+    ("get", "/app/api/canned/{canned}", None),
+    ("post", "/app/api/canned/{canned}/fill", {}),
+    ("post", "/app/api/canned/{own_canned}/fill", {"conversation": "{conversation}"}),
+    ("post", "/app/api/canned/hotkeys", {"slot": 1, "reply": "{canned}"}),
 ]
 
 
@@ -83,8 +88,12 @@ def test_another_tenants_ids_are_answered_like_missing_ones(
     with scopes_disabled():
         colleague = factories.MembershipFactory(tenant=tenant, user__email="colleague@acme.test")
         other_invoice = factories.InvoiceFactory(tenant=other_conversation.tenant, conversation=other_conversation)
+        other_canned = factories.CannedReplyFactory(tenant=other_conversation.tenant)
+        own_canned = factories.CannedReplyFactory(tenant=tenant)
     ids = {
         "invoice": other_invoice.pk,
+        "canned": other_canned.pk,
+        "own_canned": own_canned.pk,
         "conversation": other_conversation.pk,
         "visitor": other_visitor.pk,
         "colleague": colleague.pk,
@@ -105,6 +114,7 @@ def test_another_tenants_ids_are_answered_like_missing_ones(
         assert not Message.objects.filter(conversation=other_conversation).exists()
         assert not Message.objects.filter(conversation=conversation).exists()
         assert other_invoice.__class__.objects.get(pk=other_invoice.pk).status == "sent"
+        assert not CannedUsage.objects.exists() and not CannedHotkey.objects.exists()
 
 
 def test_missing_ids_are_404_too(op_client):
