@@ -108,6 +108,8 @@ class CannedReply(TenantOwned):
             # trigram index of migration 0002 (PostgreSQL only).
             models.Index(fields=["shortcut_folded"], opclasses=["varchar_pattern_ops"], name="canned_by_shortcut"),
             models.Index(fields=["tenant", "sort_key"], name="canned_by_sort_key"),
+            # Suggestions come most used first: a broad query walks this and stops at the limit.
+            models.Index(fields=["tenant", "-usage_count"], name="canned_by_usage"),
             models.Index(fields=["owner"], name="canned_by_owner"),
         ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Department, Membership, Tenant
 from apps.conversations.errors import Forbidden, NotFound
@@ -30,6 +30,8 @@ __all__ = [
 
 QUERY_MAX_CHARS = 100
 LIMIT_MAX = 50
+# Within a tier: the most used first, then alphabetical (the tenant's language).
+USAGE_ORDER = ("-usage_count", "sort_key", "id")
 ID_MAX = 2**63 - 1
 
 
@@ -96,33 +98,32 @@ def canned_search(
             tag = folded(query[1:].strip())
             if tag:
                 replies = replies.filter(Q(tags__startswith=tag) | Q(tags__contains=", " + tag))
-            replies = replies.order_by("-usage_count", "sort_key", "id")
-            return _payloads(replies[:limit], membership)
+            return _payloads(replies.order_by(*USAGE_ORDER)[:limit], membership)
         needle = folded(query.lstrip("/"))
         if not needle:
             return _payloads(replies.order_by("sort_key", "id")[:limit], membership)
         shortcut = needle[:SHORTCUT_MAX_CHARS]
-        # Shortcut prefixes first, from their own index: when they fill the list (a short
-        # query in a big tenant), the title and text search never runs. Same order as tier 0.
-        first = list(
-            replies.filter(shortcut_folded__startswith=shortcut).order_by("-usage_count", "sort_key", "id")[:limit]
-        )
-        if len(first) == limit:
-            return _payloads(first, membership)
-        replies = replies.exclude(pk__in=[reply.pk for reply in first])
-        # search_text holds the shortcut, title and text, so one (trigram-indexed) filter
-        # finds every tier; the tier only orders what it found.
-        in_words = Q()
-        for word in needle.split():
-            in_words &= Q(search_text__contains=word)
-        tier = Case(
-            When(shortcut_folded__startswith=shortcut, then=Value(0)),
-            When(shortcut_folded__contains=shortcut, then=Value(1)),
-            default=Value(2),
-            output_field=IntegerField(),
-        )
-        rest = replies.filter(in_words).annotate(tier=tier).order_by("tier", "-usage_count", "sort_key", "id")
-        return _payloads([*first, *rest[: limit - len(first)]], membership)
+        # One query per tier, each in plain (usage, alphabetical) order, so PostgreSQL can walk
+        # the usage index and stop at `limit` for a broad query, or use the shortcut and
+        # trigram indexes for a narrow one; a tier that fills the list ends the search.
+        tiers = [Q(search_text__contains=word) for word in needle.split()]
+        if " " not in needle:  # a shortcut has no spaces: a query with one matches no shortcut
+            tiers = [
+                Q(shortcut_folded__startswith=shortcut),
+                Q(shortcut_folded__contains=shortcut),
+                Q(*tiers) & ~Q(shortcut_folded__contains=shortcut),
+            ]
+        else:
+            tiers = [Q(*tiers)]
+        found: list[CannedReply] = []
+        for condition in tiers:
+            rows = replies.filter(condition)
+            if found:
+                rows = rows.exclude(pk__in=[reply.pk for reply in found])
+            found += rows.order_by(*USAGE_ORDER)[: limit - len(found)]
+            if len(found) == limit:
+                break
+        return _payloads(found, membership)
 
 
 def canned_browse(
