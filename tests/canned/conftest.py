@@ -6,6 +6,7 @@ from apps.accounts.models import Role
 from apps.canned import services
 from apps.canned.models import Scope
 from tests import factories
+from tests.dashboard.conftest import op_client  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -48,13 +49,6 @@ def make_reply(tenant):
         )
 
     return make
-
-
-@pytest.fixture
-def op_client(operator):
-    client = Client()
-    client.force_login(operator.user)
-    return client
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Screenshots of canned replies for docs/screenshots/: `python -m tests.canned.screenshots [en ru pl]`.
+"""Screenshots of canned replies for docs/screenshots/: `python -m tests.canned.screenshots [en ru pl] [--admin]`.
 
 Starts Parley under daphne with the demo tenant (tests/dashboard/live.py) and the starter set
 of each language (tests/canned/live_seed.py), opens a chat, types `/` + the first letters of
@@ -58,17 +58,44 @@ def shoot(live: LiveParley, browser, lang: str, width: int, height: int) -> list
     return shots
 
 
+def shoot_admin(live: LiveParley, browser, lang: str, width: int, height: int) -> list[Path]:
+    """The admin's list of shared replies and the import page after a broken file."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=lang)
+    context.add_cookies([{"name": "django_language", "value": lang, "url": live.base_url}])
+    page = context.new_page()
+    live.login(page, "anna@acme.test")
+    page.goto(f"{live.base_url}/admin/canned/cannedreply/")
+    path = OUT / f"canned-admin-{width}-{lang}.png"
+    page.screenshot(path=path, full_page=width < 700)
+    shots = [path]
+    page.goto(f"{live.base_url}/admin/canned/cannedreply/import/")
+    broken = "shortcut,title,text\nok,Fine,Text\nbad one,Title,Hi {{visitor.nmae}}\nshort,row\n"
+    page.set_input_files(
+        "input[name=file]", files=[{"name": "r.csv", "mimeType": "text/csv", "buffer": broken.encode()}]
+    )
+    page.click("input[type=submit]")
+    page.wait_for_selector("#import-errors")
+    path = OUT / f"canned-admin-import-{width}-{lang}.png"
+    page.screenshot(path=path, full_page=width < 700)
+    shots.append(path)
+    context.close()
+    return shots
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     live = LiveParley(Path(tempfile.mkdtemp(prefix="parley-canned-shots-")), demo=True)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            for lang in sys.argv[1:] or ["en", "ru", "pl"]:
+            for lang in [arg for arg in sys.argv[1:] if not arg.startswith("--")] or ["en", "ru", "pl"]:
                 seed_canned(live, lang)
                 for width, height in ((1280, 800), (375, 740)):
                     for path in shoot(live, browser, lang, width, height):
                         print(path.relative_to(ROOT))
+                    if "--admin" in sys.argv:
+                        for path in shoot_admin(live, browser, lang, width, height):
+                            print(path.relative_to(ROOT))
             browser.close()
     finally:
         live.stop()

@@ -8,13 +8,14 @@ sends: the visitor's socket receives the filled, edited text. Then the operator 
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 
-from tests.dashboard.live import LiveParley, chromium_path
-from tests.processes import CHROMIUM_ARGS
+from tests.dashboard.live import LiveParley
+
+# The dashboard browser test's Chromium fixture.
+from tests.dashboard.test_browser import browser  # noqa: F401
 
 from .live_seed import seed_canned
 
@@ -32,16 +33,6 @@ def live(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(chromium_path()):
-        pytest.skip(f"no Chromium at {chromium_path()}")
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def visitor_frames(ws, predicate, timeout=6.0):
     deadline = time.monotonic() + timeout
     seen = []
@@ -56,7 +47,7 @@ def visitor_frames(ws, predicate, timeout=6.0):
     raise AssertionError(f"the visitor did not get the frame; got {seen[-5:]}")
 
 
-def test_slash_pick_edit_send_and_the_alt_1_hotkey(live, browser):
+def test_slash_pick_edit_send_and_the_alt_1_hotkey(live, browser):  # noqa: F811 (the imported fixture)
     operator = live.seed["operators"][0]
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
