@@ -36,6 +36,7 @@ from apps.conversations import events, frames, selectors, services
 from apps.conversations.errors import ConversationClosed, ConversationError, Forbidden, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.conversations.socket_auth import CLOSE_REFUSED, CLOSE_UNAUTHENTICATED
+from apps.core.budgets import frame_budget_take, socket_slot_claim, socket_slot_release
 from apps.core.jsonbounds import JSONTooLarge, loads_bounded
 from apps.core.sockettasks import SocketTasks
 from apps.core.tenancy import tenant_scope
@@ -43,6 +44,7 @@ from apps.core.tenancy import tenant_scope
 logger = logging.getLogger(__name__)
 
 FRAME_MAX_BYTES = 16 * 1024
+CLOSE_TOO_MANY_SOCKETS = 4429  # a visitor over PARLEY_SOCKETS_PER_VISITOR (docs/protocol.md)
 # Per-socket token bucket: a burst of 20 frames, refilled at 10 per second.
 BUDGET_BURST = 20
 BUDGET_PER_SECOND = 10.0
@@ -419,6 +421,8 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
 
     handlers: dict[str, str] = {}
     side: str = ""
+    # Whose budget a frame spends across all their sockets and processes ("v<visitor>", "m<membership>").
+    person: str = ""
 
     async def dispatch(self, message: dict) -> None:
         # Channels closes stale database connections before every handler, on the process's one
@@ -443,6 +447,8 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
             await self.close(code=refusal or CLOSE_UNAUTHENTICATED)
             return
         await self.start()
+        if getattr(self, "refused_at_start", False):
+            return
         self.upkeep_task = self.spawn(self.upkeep(), name=f"{self.side} socket upkeep")
 
     async def start(self) -> None:
@@ -547,7 +553,7 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
             return
         kind = frame["type"]
         ref = _ref(frame)
-        if not self.budget.take():
+        if not self.budget.take() or (self.person and not await frame_budget_take(self.person)):
             if kind != "typing":  # typing over the budget is dropped without a word
                 await self.send_error("rate_limited", MESSAGES["rate_limited"], ref=ref)
             return
@@ -605,6 +611,13 @@ class VisitorConsumer(ParleySocket):
 
     async def start(self) -> None:
         self.visitor: Visitor = self.scope["parley_visitor"]
+        self.person = f"v{self.visitor.pk}"
+        if not await socket_slot_claim(self.person, self.channel_name, lifetime=self.slot_lifetime()):
+            # More open sockets than one visitor needs (PARLEY_SOCKETS_PER_VISITOR): refused, no retry loop.
+            self.refused_at_start = True
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         self.current_conversation: int | None = None
         self.draft_interval = 1.0 / DRAFT_PREVIEWS_PER_SECOND
         self.draft_next_at = 0.0
@@ -630,10 +643,29 @@ class VisitorConsumer(ParleySocket):
         task = getattr(self, "draft_task", None)
         if task is not None:
             task.cancel()
+        if self.person and not getattr(self, "refused_at_start", False):
+            await socket_slot_release(self.person, self.channel_name)
         await super().disconnect(code)
 
     async def still_allowed(self) -> int | None:
         return await visitor_still_allowed(self.tenant, visitor_id=self.visitor.pk)
+
+    @staticmethod
+    def slot_lifetime() -> float:
+        # Renewed by every upkeep round; three missed rounds (a dead process) free the slot.
+        return 3 * min(group_refresh_seconds(), REVALIDATE_SECONDS) + 5
+
+    async def upkeep(self) -> None:
+        renew = self.spawn(self.renew_slot(), name="visitor socket slot")
+        try:
+            await super().upkeep()
+        finally:
+            renew.cancel()
+
+    async def renew_slot(self) -> None:
+        while True:
+            await asyncio.sleep(min(group_refresh_seconds(), REVALIDATE_SECONDS))
+            await socket_slot_claim(self.person, self.channel_name, lifetime=self.slot_lifetime())
 
     async def follow(self, conversation_id: int) -> None:
         """Mark a conversation as this visitor's (checked by the caller) and hear its broadcasts."""
@@ -789,6 +821,7 @@ class OperatorConsumer(ParleySocket):
 
     async def start(self) -> None:
         self.membership: Membership = self.scope["parley_membership"]
+        self.person = f"m{self.membership.pk}"
         self.public_name = await database_sync_to_async(frames.operator_public_name)(self.membership)
         await self.join(events.ops_group(self.tenant.pk))
         await self.join(events.user_group(self.membership.user_id))
