@@ -192,6 +192,12 @@ def test_the_operator_bills_two_lines_and_the_visitor_pays_both_see_paid_without
     assert status == "paid"
     operator.locator(".card-invoices .badge.invoice-paid").wait_for()  # the visitor card lists it
     shot(operator, "invoice-dashboard-1280-en")
+    # On a phone the billing dialog fits the screen.
+    operator.set_viewport_size({"width": 375, "height": 760})
+    operator.locator("#invoice-bill").click()
+    operator.locator("#invoice-lines .invoice-line-row").first.locator('[name="description"]').fill("Gift wrap")
+    assert operator.evaluate("document.getElementById('invoice-dialog').scrollWidth <= 375")
+    shot(operator, "invoice-dialog-375-en")
     assert errors == []
     visitor_context.close()
     operator_context.close()
