@@ -4,7 +4,6 @@
 import * as api from "./api.js";
 import { renderTranscript } from "./chat.js";
 import { $, clear, h, link, safeUrl } from "./dom.js";
-import { cardSectionList } from "./extend.js";
 import { asNodes, cardSectionList } from "./extend.js";
 import { dateTime, duration, t } from "./i18n.js";
 import { secondsSince, state } from "./state.js";
@@ -157,7 +156,6 @@ function renderCard(card) {
     pages,
     h("h4", { text: t("card.previous") }),
     history,
-    ...cardSectionList().map((render) => render(card)),
     h("h4", { text: t("card.notes") }),
     notesList,
     noteForm,

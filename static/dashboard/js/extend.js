@@ -6,7 +6,6 @@ const composerHelpers = []; // {mount, input, keydown, opened}
 const headerStatuses = []; // render(summary) -> Node | string | null
 const listBadges = []; // render(summary) -> Node | string | null
 const frameHandlers = new Map(); // frame type -> [handle(frame)]
-const cardSections = []; // render(card) -> Node | null
 const cardSections = []; // render(card) -> Node | string | null
 
 // The body of a message of this `kind` ("invoice", "email"): return a Node built with dom.js's
@@ -71,16 +70,6 @@ export function onFrameType(type, handle) {
 
 export function dispatchExtensions(frame) {
   for (const handle of frameHandlers.get(frame.type) || []) handle(frame);
-}
-
-// A section of the visitor card (after the previous conversations): called on every render of the
-// card with its payload (`card.id` is the visitor's id); return a Node, or null for nothing.
-export function registerCardSection(render) {
-  cardSections.push(render);
-}
-
-export function cardSectionList() {
-  return cardSections;
 }
 
 // What a render hook returned, as nodes to append (strings become text nodes).
