@@ -141,7 +141,12 @@ def _client_id(value: Any) -> str:
 def _attachment_tokens(value: Any) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str) or not isinstance(value, Sequence):
+    # The type of every item first: a dict or a list in the list is unhashable (TypeError below).
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence)
+        or not all(isinstance(t, str) and 0 < len(t) <= 64 for t in value)
+    ):
         raise BadInput(_("attachments must be a list of upload tokens."), field="attachments")
     tokens = list(dict.fromkeys(value))
     if len(tokens) > MAX_ATTACHMENTS_PER_MESSAGE:

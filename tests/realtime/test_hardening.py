@@ -83,3 +83,10 @@ async def test_a_visitor_over_the_socket_cap_is_refused_4429(settings, sockets, 
         assert hello["type"] == "hello"
     socket, first = await sockets(f"/ws/widget/?token={visitor_token}")
     assert first == {"type": "__closed__", "code": 4429}
+
+
+@pytest.mark.parametrize("attachments", [[{}], [[1]], [{"token": 5}], [None], [1], "abc", {"a": 1}])
+async def test_wrong_types_inside_the_attachment_list_are_a_bad_frame_not_a_server_error(visitor_socket, attachments):
+    await visitor_socket.send({"type": "send", "client_id": "c1", "body": "x", "attachments": attachments})
+    error = await visitor_socket.recv_type("error")
+    assert error["code"] in {"bad_frame", "bad_input"}
