@@ -52,4 +52,5 @@ def email_send(self, tenant_id: int, outbound_id: int) -> str | None:
 
 @shared_task(name="emailbridge.sweep")
 def email_sweep() -> int:
-    return services.inbound_emails_sweep()
+    """Inbound mail a dead worker left unparsed, and operator replies no hook queued."""
+    return services.inbound_emails_sweep() + services.outbound_emails_sweep()

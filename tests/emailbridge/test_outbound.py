@@ -7,17 +7,19 @@ from __future__ import annotations
 import email
 import subprocess
 import sys
+from datetime import timedelta
 from email import policy
 
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from apps.conversations import services as conversation_services
 from apps.conversations.models import Conversation, Message
-from apps.emailbridge import addressing
+from apps.emailbridge import addressing, services
 from apps.emailbridge.models import EmailSettings, InboundEmail, OutboundEmail
 from tests.emailbridge.mail import build
 from tests.processes import free_port, stop_process, wait_for_port
@@ -260,3 +262,30 @@ def test_a_reply_reaches_a_real_smtp_server_with_its_headers(tenant, email_conve
     assert received["Reply-To"] == addressing.reply_address(tenant.pk, email_conversation.pk)
     assert received["Subject"] == "Re: Order 42"
     assert received.get_content().startswith("Привет! Cześć!")
+
+
+def test_a_reply_written_without_signals_is_still_mailed_by_the_sweeper(
+    tenant, operator, email_conversation, django_capture_on_commit_callbacks
+):
+    """A write path that sends no post_save (a raw INSERT, bulk_create) must not leave a reply unsent."""
+    with scopes_disabled():
+        Message.objects.bulk_create(
+            [
+                Message(
+                    tenant=tenant,
+                    conversation=email_conversation,
+                    seq=email_conversation.last_seq + 1,
+                    author_type=Message.Author.OPERATOR,
+                    author=operator,
+                    body="Written elsewhere.",
+                    client_id="raw-1",
+                    created_at=timezone.now() - timedelta(minutes=2),
+                )
+            ]
+        )
+    assert mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.outbound_emails_sweep() == 1
+    assert mail.outbox[0].body.startswith("Written elsewhere.")
+    assert services.outbound_emails_sweep() == 0
+    assert len(outbound_rows(tenant)) == 1

@@ -17,4 +17,5 @@ from apps.emailbridge.services.outbound import (  # noqa: F401
     email_reply_queue,
     outbound_email_fail,
     outbound_email_send,
+    outbound_emails_sweep,
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +33,7 @@ from apps.accounts.models import Membership, Tenant
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
-from apps.core.tenancy import tenant_scope
+from apps.core.tenancy import scopes_disabled, tenant_scope
 from apps.emailbridge import addressing
 from apps.emailbridge.errors import HeaderInjection
 from apps.emailbridge.models import InboundEmail, OutboundEmail
@@ -327,3 +329,39 @@ def outbound_email_fail(*, tenant: Tenant, outbound: OutboundEmail, error: str) 
         row = OutboundEmail.objects.get(tenant=tenant, pk=outbound.pk)
         _mirror_status(tenant, row)
     return row
+
+
+SWEEP_AFTER = timedelta(seconds=30)
+SWEEP_WINDOW = timedelta(hours=1)
+
+
+def outbound_emails_sweep(*, now=None) -> int:
+    """Queue the mail of operator messages in email conversations that no hook queued; the number queued.
+
+    The `post_save` receiver queues in the message's own transaction; a write path that
+    sends no signal (a raw INSERT) would leave a reply unsent. Beat runs this every minute
+    over the last hour, for messages older than 30 seconds (so never racing their commit).
+    """
+    now = now or timezone.now()
+    with scopes_disabled():
+        queued = OutboundEmail.objects.filter(
+            chat_message__isnull=False, created_at__gte=now - SWEEP_WINDOW - SWEEP_AFTER
+        ).values("chat_message_id")
+        missing = list(
+            Message.objects.filter(
+                conversation__channel=Conversation.Channel.EMAIL,
+                author_type=Message.Author.OPERATOR,
+                kind__in=[Message.Kind.TEXT, Message.Kind.ATTACHMENT],
+                created_at__lt=now - SWEEP_AFTER,
+                created_at__gte=now - SWEEP_WINDOW,
+            )
+            .exclude(pk__in=Subquery(queued))
+            .select_related("tenant", "author__user")
+            .order_by("created_at")[:500]
+        )
+    count = 0
+    for message in missing:
+        with transaction.atomic():
+            if email_reply_queue(tenant=message.tenant, message=message) is not None:
+                count += 1
+    return count
