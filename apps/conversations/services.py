@@ -459,7 +459,7 @@ def message_send(
     if author_type == Message.Author.VISITOR:
         if author is not None:
             raise BadInput(_("A visitor message has no operator author."), field="author")
-        if kind != Message.Kind.TEXT:
+        if kind not in (Message.Kind.TEXT, Message.Kind.EMAIL):  # email: the email bridge's messages
             raise Forbidden(_("Visitors can only send text."))
     elif author_type == Message.Author.OPERATOR:
         if author is None:

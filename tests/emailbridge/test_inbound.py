@@ -44,6 +44,7 @@ def test_new_mail_becomes_an_email_conversation_with_the_senders_visitor(tenant,
     [message] = messages_of(conversation.pk)
     assert message.body == "How much is it?"
     assert message.author_type == Message.Author.VISITOR
+    assert message.kind == Message.Kind.EMAIL  # the dashboard renders it as an email (js/features/email.js)
     assert message.data["email"]["subject"] == "Pricing"
     assert message.data["email"]["from"] == "customer@example.com"
 

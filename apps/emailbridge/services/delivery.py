@@ -193,6 +193,7 @@ def deliver(
         tenant=tenant,
         conversation=conversation,
         author_type=Message.Author.VISITOR,
+        kind=Message.Kind.EMAIL,
         body=body,
         client_id=f"email-{row.dedup_key[:40]}",
         data=message_data(row, parsed, listing, truncated, found_by),
