@@ -30,9 +30,10 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Membership, Tenant
-from apps.conversations.models import Conversation
+from apps.conversations import services as conversation_services
+from apps.conversations.models import Conversation, Message
 from apps.core.tenancy import scoped_service, tenant_scope
-from apps.invoices import events
+from apps.invoices import events, frames
 from apps.invoices.errors import BadInput, Forbidden, InvalidTransition, NotFound, PaymentUnavailable
 from apps.invoices.models import (
     Invoice,
@@ -62,6 +63,45 @@ MAX_DUE_DAYS = 366
 # An open payment page is offered again while it has at least this long to live.
 ATTEMPT_REUSE_MARGIN = timedelta(minutes=10)
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
+
+
+# --- the card in the chat: a message of kind `invoice` whose `data.invoice` holds the card;
+# each status change rewrites it in the same transaction, so a history load sees the status.
+
+
+def _card_body(invoice: Invoice) -> str:
+    """The card's text for clients without an invoice renderer (and transcripts)."""
+    payload = frames.invoice_payload(invoice)
+    return f"{payload['number']}: {payload['total_display']}"
+
+
+def _card_post(invoice: Invoice, *, by) -> Message:
+    """Post the card into the invoice's conversation (inside the sending transaction)."""
+    message, _created = conversation_services.message_send(
+        tenant=invoice.tenant,
+        conversation=invoice.conversation,
+        author_type=Message.Author.OPERATOR,
+        author=by,
+        body=_card_body(invoice),
+        client_id=f"#invoice-{invoice.pk}",
+        kind=Message.Kind.INVOICE,
+        data={"invoice": frames.invoice_payload(invoice)},
+    )
+    invoice.message = message
+    Invoice.objects.filter(pk=invoice.pk, tenant_id=invoice.tenant_id).update(message=message)
+    return message
+
+
+def _card_refresh(invoice: Invoice) -> None:
+    """Keep the card's stored copy current (call inside the transaction that changed the invoice)."""
+    if invoice.message_id is None:
+        return
+    message = Message.objects.filter(pk=invoice.message_id, tenant_id=invoice.tenant_id).first()
+    if message is None:
+        return
+    data = dict(message.data or {})
+    data["invoice"] = frames.invoice_payload(invoice)
+    Message.objects.filter(pk=message.pk, tenant_id=invoice.tenant_id).update(data=data)
 
 
 def _own(tenant: Tenant, obj: Any, model: type) -> None:
@@ -97,7 +137,7 @@ def _audit(tenant: Tenant, invoice: Invoice, action: str, *, actor=None, event=N
 
 def _announce(invoice: Invoice) -> None:
     """Refresh the chat card's stored copy and broadcast the invoice after commit."""
-    events.card_refresh(invoice)
+    _card_refresh(invoice)
     transaction.on_commit(functools.partial(events.publish_invoice, invoice.pk, invoice.tenant_id), robust=True)
 
 
@@ -301,7 +341,7 @@ def invoice_send(*, tenant: Tenant, invoice: Invoice, by: Membership) -> Invoice
         locked.issue_date = timezone.localdate()
         locked.save(update_fields=["status", "sent_at", "issue_date"])
         _audit(tenant, locked, "sent", actor=by)
-        events.card_post(locked, by=by)
+        _card_post(locked, by=by)
         _announce(locked)
     return locked
 
