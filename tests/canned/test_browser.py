@@ -114,7 +114,7 @@ def test_slash_pick_edit_send_and_the_alt_1_hotkey(live, browser):  # noqa: F811
         page.keyboard.press("Alt+1")
         got = visitor_frames(ws, lambda f: f["type"] == "message" and f["message"]["author_type"] == "operator")
         assert got["message"]["body"] == f"Hello there! My name is {operator['name']}. How can I help you?"
-        page.wait_for_function("document.querySelector('#reply').value === 'draft stays'", timeout=3000)
+        page.wait_for_function("() => document.querySelector('#reply').value === 'draft stays'", timeout=3000)
         assert errors == []
     finally:
         ws.close()

@@ -126,7 +126,7 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         started = time.monotonic()
         visitor.send({"type": "send", "client_id": "v-1", "body": "Hello, where is my order?"})
         anna.wait_for_selector("#conv-list .conv:has-text('where is my order')", timeout=3000)
-        anna.wait_for_function("document.title.startsWith('(1)')", timeout=3000)  # the blinking tab title
+        anna.wait_for_function("() => document.title.startsWith('(1)')", timeout=3000)  # the blinking tab title
         notified_after = time.monotonic() - started
         assert notified_after < 1.0, f"notified after {notified_after:.3f}s"
         ack = visitor.wait_for(lambda f: f["type"] == "ack")
@@ -276,7 +276,7 @@ def test_a_phone_shows_one_pane_at_a_time_with_back_navigation(live, browser):
         visitor.send({"type": "send", "client_id": f"phone-{uuid.uuid4().hex[:8]}", "body": "Hi from my phone"})
         visitor.wait_for(lambda f: f["type"] == "ack")
         live.login(page, live.seed["operators"][0]["email"])
-        page.wait_for_function("[...window.parley.state.conversations.values()].some((c) => c.status !== 'closed')")
+        page.wait_for_function("() => [...window.parley.state.conversations.values()].some((c) => c.status !== 'closed')")
         box = page.evaluate(
             "[...window.parley.state.conversations.values()].find((c) => c.status !== 'closed').status === 'queued'"
             " ? 'queued' : 'open'"
@@ -308,7 +308,7 @@ def test_a_dropped_socket_resumes_the_open_chat_from_its_last_seq_through_the_sh
         visitor.send({"type": "send", "client_id": f"resume-{uuid.uuid4().hex[:8]}", "body": "Before the drop"})
         conversation = visitor.wait_for(lambda f: f["type"] == "ack")["conversation"]
         live.login(page, live.seed["operators"][0]["email"])
-        page.wait_for_function(f"window.parley.state.conversations.has({conversation})")
+        page.wait_for_function(f"() => window.parley.state.conversations.has({conversation})")
         status = page.evaluate(f"window.parley.state.conversations.get({conversation}).status")
         page.click(f'.boxes [data-box="{"queued" if status == "queued" else "open"}"]')
         page.click(f'#conv-list .conv[data-id="{conversation}"]')
