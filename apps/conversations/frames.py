@@ -62,6 +62,8 @@ def message_payload(message: Message, *, audience: Audience) -> dict[str, Any]:
     else:
         author_name = ""
     data = dict(message.data or {})
+    if audience == "visitor":
+        data.pop("email_delivery", None)  # the operators' delivery report: addresses, a mail server's errors
     payload: dict[str, Any] = {
         "id": message.pk,
         "seq": message.seq,

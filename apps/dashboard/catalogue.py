@@ -191,5 +191,8 @@ def js_catalogue() -> dict[str, str]:
         "email.start_files": _("Files"),
         "email.start_send": _("Send email"),
         "email.start_sent": _("Email queued. Replies arrive in this conversation."),
+        "email.state_queued": _("Sending email to %(to)s…"),
+        "email.state_sent": _("Emailed to %(to)s"),
+        "email.state_failed": _("Email to %(to)s was not delivered"),
         "email.too_large": _("%(name)s (%(kb)s KB) is too large for the chat; it is kept in the original email."),
     }

@@ -104,7 +104,7 @@ def chromium_path() -> str:
 class LiveParley:
     """Migrate a fresh SQLite file, seed a tenant, start daphne; `stop()` ends it."""
 
-    def __init__(self, workdir: Path, *, demo: bool = False) -> None:
+    def __init__(self, workdir: Path, *, demo: bool = False, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -116,6 +116,7 @@ class LiveParley:
             REDIS_URL=os.environ.get("PARLEY_DASHBOARD_TEST_REDIS")
             or os.environ.get("REDIS_URL")
             or "redis://127.0.0.1:6379/11",
+            **(env or {}),
         )
         python = sys.executable
         subprocess.run(  # noqa: S603

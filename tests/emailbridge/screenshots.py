@@ -2,8 +2,8 @@
 
 Starts Parley under daphne (tests/dashboard/live.py), delivers a real email through the
 inbound service (quoted history, a cc, an attachment too large for the chat), answers it as
-an operator, and shoots the chat and the visitor card ("Email this visitor") at 1280 and
-375 px wide, in English, Russian and Polish, into docs/screenshots/.
+an operator, and shoots the chat, the reply with its delivery state and the visitor card
+("Email this visitor") at 1280 and 375 px wide, in English, Russian and Polish, into docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -91,6 +91,10 @@ def main() -> int:
                         page.click(".email-quoted summary")
                         page.wait_for_selector(".email-full:has-text('PL123456789')")
                         path = OUT / f"email-{width}-{lang}-chat.png"
+                        page.screenshot(path=path)
+                        shots.append(path)
+                        page.locator(".email-state-sent").scroll_into_view_if_needed()  # the reply left
+                        path = OUT / f"email-{width}-{lang}-reply.png"
                         page.screenshot(path=path)
                         shots.append(path)
                         if width < 700:

@@ -289,3 +289,27 @@ def test_a_reply_written_without_signals_is_still_mailed_by_the_sweeper(
     assert mail.outbox[0].body.startswith("Written elsewhere.")
     assert services.outbound_emails_sweep() == 0
     assert len(outbound_rows(tenant)) == 1
+
+
+def test_the_delivery_state_reaches_open_dashboards_live_and_never_the_visitor(
+    tenant, email_conversation, reply, monkeypatch
+):
+    from apps.conversations import events, frames
+    from tests.conversations.conftest import RecordingLayer
+
+    layer = RecordingLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    message = reply(email_conversation)
+    told = [f for f in layer.frames(events.ops_group(tenant.pk)) if f["type"] == "email.status"]
+    assert [f["email_delivery"]["status"] for f in told] == ["queued", "sent"]
+    assert {(f["conversation"], f["message"], f["seq"]) for f in told} == {
+        (email_conversation.pk, message.pk, message.seq)
+    }
+    assert not [f for g, f in zip(layer.groups(), layer.frames(), strict=True) if g != events.ops_group(tenant.pk)
+                and f["type"] == "email.status"]
+    with scopes_disabled():
+        message.refresh_from_db()
+        operator_view = frames.message_payload(message, audience="operator")
+        visitor_view = frames.message_payload(message, audience="visitor")
+    assert operator_view["data"]["email_delivery"]["status"] == "sent"
+    assert "email_delivery" not in visitor_view["data"]

@@ -9,7 +9,8 @@ its Message-ID fixed, and the Celery task `emailbridge.send` sends it after the 
   text, for providers that rewrite headers;
 - Auto-Submitted: auto-replied on automatic mail (acknowledgements) only.
 The state (`queued`, `sent`, `failed`) is kept on the row and mirrored on the message's
-`data["email_delivery"]`, which the dashboard shows.
+`data["email_delivery"]`, which the dashboard shows; each change reaches open dashboards as an
+`email.status` frame on the tenant's operators' group (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.models import Membership, Tenant
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
+from apps.conversations.events import ops_group, publish_frame
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
 from apps.core.tenancy import scopes_disabled, tenant_scope
 from apps.emailbridge import addressing
@@ -145,9 +147,19 @@ def _mirror_status(tenant: Tenant, outbound: OutboundEmail) -> None:
         state["error"] = outbound.error[:300]
     with transaction.atomic():
         message = Message.objects.select_for_update().filter(tenant=tenant, pk=outbound.chat_message_id).first()
-        if message is not None:
-            message.data = {**(message.data or {}), "email_delivery": state}
-            message.save(update_fields=["data"])
+        if message is None:
+            return
+        message.data = {**(message.data or {}), "email_delivery": state}
+        message.save(update_fields=["data"])
+        frame = {
+            "type": "email.status",
+            "conversation": message.conversation_id,
+            "message": message.pk,
+            "seq": message.seq,
+            "email_delivery": state,
+        }
+        tenant_id = tenant.pk
+        transaction.on_commit(lambda: publish_frame(ops_group(tenant_id), frame), robust=True)
 
 
 def _text_with_marker(tenant: Tenant, conversation: Conversation, text: str, signature: str) -> str:

@@ -1,7 +1,7 @@
 // One conversation's messages: ordering by seq, gap detection, and rendering.
 
 import { $, clear, h, link } from "./dom.js";
-import { messageRenderer } from "./extend.js";
+import { asNodes, messageRenderer, messageStateList } from "./extend.js";
 import { clock, dateTime, t } from "./i18n.js";
 import { me } from "./state.js";
 
@@ -121,6 +121,7 @@ export function messageView(message, { visitorRead = 0, pending = false, readOnl
       ? h("div", { class: "msg-atts" }, (message.attachments || []).map(attachmentView))
       : null,
     state ? h("div", { class: "msg-state", text: state }) : null,
+    ...messageStateList().flatMap((render) => asNodes(render(message)).map((node) => h("div", { class: "msg-state" }, node))),
   );
 }
 

@@ -7,6 +7,7 @@ const headerStatuses = []; // render(summary) -> Node | string | null
 const listBadges = []; // render(summary) -> Node | string | null
 const frameHandlers = new Map(); // frame type -> [handle(frame)]
 const cardSections = []; // render(card) -> Node | string | null
+const messageStates = []; // render(message) -> Node | string | null
 
 // The body of a message of this `kind` ("invoice", "email"): return a Node built with dom.js's
 // h() (never HTML from strings). The author line, time and delivery state stay as they are.
@@ -17,6 +18,16 @@ export function registerMessageRenderer(kind, render) {
 
 export function messageRenderer(kind) {
   return renderers.get(kind) || null;
+}
+
+// An extra state line under an operator's message (whether its email left): called on every
+// render of the message; return null to show nothing.
+export function registerMessageState(render) {
+  messageStates.push(render);
+}
+
+export function messageStateList() {
+  return messageStates;
 }
 
 // A helper of the reply box (canned-reply suggestions, ...):

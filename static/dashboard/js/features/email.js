@@ -4,7 +4,14 @@
 
 import { get, upload } from "../api.js";
 import { h } from "../dom.js";
-import { registerCardSection, registerHeaderStatus, registerListBadge, registerMessageRenderer } from "../extend.js";
+import {
+  onFrameType,
+  registerCardSection,
+  registerHeaderStatus,
+  registerListBadge,
+  registerMessageRenderer,
+  registerMessageState,
+} from "../extend.js";
 import { t } from "../i18n.js";
 import { state } from "../state.js";
 
@@ -101,4 +108,42 @@ registerCardSection((card) => {
     }
   });
   return h("details", { class: "email-start-box" }, h("summary", { text: t("email.start") }), form);
+});
+
+// Whether an operator's reply left as email: "sending", "sent", "failed" (with the mail server's
+// answer on hover), updated live by `email.status` frames. A frame may come before the message
+// itself (the mail leaves while the ack is on its way), so the newest state is kept by message id;
+// a final state (sent, failed) is never replaced by an older "queued".
+const latestDelivery = new Map(); // message id -> email_delivery
+
+function newer(current, incoming) {
+  if (!current || !incoming) return current || incoming;
+  return current.status !== "queued" && incoming.status === "queued" ? current : incoming;
+}
+
+function deliveryState(message) {
+  const stored = message.data?.email_delivery;
+  const delivery = newer(stored && typeof stored === "object" ? stored : null, latestDelivery.get(message.id) || null);
+  if (!delivery || typeof delivery !== "object") return null;
+  const to = typeof delivery.to === "string" ? delivery.to : "";
+  const status = ["sent", "failed"].includes(delivery.status) ? delivery.status : "queued";
+  return h("span", {
+    class: `email-state email-state-${status}`,
+    dataset: { messageId: message.id ?? "" },
+    title: status === "failed" && typeof delivery.error === "string" ? delivery.error : "",
+    text: t(`email.state_${status}`, { to }),
+  });
+}
+
+registerMessageState(deliveryState);
+
+onFrameType("email.status", (frame) => {
+  if (!frame.email_delivery || typeof frame.email_delivery !== "object") return;
+  latestDelivery.set(frame.message, newer(latestDelivery.get(frame.message), frame.email_delivery));
+  const message = state.chats.get(frame.conversation)?.messages.get(frame.seq);
+  if (!message || message.id !== frame.message) return; // rendered later with the state kept above
+  const updated = deliveryState(message);
+  const shown = document.querySelector(`.email-state[data-message-id="${CSS.escape(String(message.id))}"]`);
+  if (shown && updated) shown.replaceWith(updated);
+  else if (updated && state.selected === frame.conversation) document.querySelector(`#messages li[data-seq="${frame.seq}"]`)?.append(h("div", { class: "msg-state" }, updated));
 });
