@@ -228,7 +228,7 @@ def invitation_create(
         # The email goes out in the language of whoever invited (they chose the words on
         # screen); a background caller without one falls back to the company's language.
         language = translation.get_language() or tenant.default_language
-        transaction.on_commit(lambda: invitation_send_email.delay(tenant.pk, invitation.pk, language))
+        invitation_send_email.delay(tenant.pk, invitation.pk, language)  # on commit (TransactionAwareTask)
     return invitation
 
 

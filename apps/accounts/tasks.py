@@ -11,11 +11,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from apps.accounts.models import Invitation, Tenant
+from apps.core.tasks import TransactionAwareTask
 from apps.core.tenancy import tenant_task
 from apps.core.text import clean_text
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(base=TransactionAwareTask, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 @tenant_task
 def invitation_send_email(tenant: Tenant, invitation_id: int, language: str) -> None:
     """Email the invitation link; a retry after an SMTP failure sends the same link."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.accounts.models import Tenant
+from apps.core.tasks import TransactionAwareTask
 from apps.core.tenancy import tenant_scope, tenant_task
 from apps.emailbridge import services
 from apps.emailbridge.models import InboundEmail
@@ -22,7 +23,7 @@ def email_parse(tenant: Tenant, inbound_id: int) -> str | None:
 SEND_RETRIES = 5
 
 
-@shared_task(name="emailbridge.send", bind=True, acks_late=True, max_retries=SEND_RETRIES)
+@shared_task(name="emailbridge.send", base=TransactionAwareTask, bind=True, acks_late=True, max_retries=SEND_RETRIES)
 def email_send(self, tenant_id: int, outbound_id: int) -> str | None:
     """Send one mail; on a transport error retry with backoff (1, 2, 4, 8, 16 minutes), then mark it failed."""
     import smtplib

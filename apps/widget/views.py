@@ -12,7 +12,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -295,5 +294,5 @@ def transcript(request: HttpRequest) -> JsonResponse:
         raise Forbidden(_("The transcript was already sent several times."))
     email = form.cleaned_data["email"]
     language = translation.get_language() or ""
-    transaction.on_commit(lambda: tasks.transcript_send.delay(tenant.pk, conversation.pk, email, language))
+    tasks.transcript_send.delay(tenant.pk, conversation.pk, email, language)  # on commit (TransactionAwareTask)
     return JsonResponse({"queued": True}, status=202)

@@ -127,14 +127,9 @@ def _queue(
     )
     if message is not None:
         _mirror_status(tenant, outbound)
-    tenant_id, outbound_id = tenant.pk, outbound.pk
+    from apps.emailbridge.tasks import email_send
 
-    def enqueue() -> None:
-        from apps.emailbridge.tasks import email_send
-
-        email_send.delay(tenant_id, outbound_id)
-
-    transaction.on_commit(enqueue, robust=True)
+    email_send.delay(tenant.pk, outbound.pk)  # on commit (TransactionAwareTask)
     return outbound
 
 
