@@ -8,7 +8,7 @@ all of the process's database work. So each `deliver` to each operator socket an
 typing frame waits in that thread's queue behind message transactions. Parley's database
 work all goes through `database_sync_to_async`, which closes stale connections itself,
 so the hop buys nothing. This module measures what removing it would be worth; the real
-change belongs in `apps/conversations/consumers.py` (override `dispatch` on the socket
+change belongs in `apps/conversations/sockets/base.py` (override `dispatch` on the socket
 base class), not here.
 """
 

@@ -9,7 +9,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from apps.conversations.socket_urls import websocket_urlpatterns  # noqa: E402
+from apps.conversations.sockets.urls import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

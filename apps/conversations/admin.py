@@ -230,9 +230,15 @@ class ConversationAdmin(DeletesTranscriptsMixin, TenantModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Never a full save: messages keep arriving and move last_seq and the timeline meanwhile.
-        plain = [name for name in ("subject", "department") if name in form.changed_data]
-        if plain:
-            obj.save(update_fields=plain)
+        # Through the services, which save only what changed and tell the open dashboards.
+        edits = {}
+        if "subject" in form.changed_data:
+            edits["subject"] = form.cleaned_data["subject"]
+        if "department" in form.changed_data:
+            edits["department"] = form.cleaned_data["department"]
+            edits["clear_department"] = form.cleaned_data["department"] is None
+        if edits:
+            services.conversation_update(tenant=obj.tenant, conversation=obj, **edits)
         if "assignee" in form.changed_data and form.cleaned_data.get("assignee") is not None:
             # The service locks the row, reopens a queued chat, writes the system message and tells everyone.
             services.conversation_assign(

@@ -1,9 +1,11 @@
 """What the conversation layer broadcasts, and to which group.
 
-The only module that builds broadcast payloads and picks groups. Services call the
-`publish_*` functions through `transaction.on_commit`, so nothing is announced that
-the database does not hold. Each frame is serialised once per audience and sent as
-`{"type": "deliver", "text": ...}`; consumers forward `text` as is.
+The only module that builds broadcast payloads and picks groups. Every function
+decorated `@on_commit` registers itself on the current transaction's commit (robust:
+a channel-layer failure never turns a stored write into an error), so a caller cannot
+forget, and a rollback sends nothing; outside a transaction it runs at once. Each
+frame is serialised once per audience and sent as `{"type": "deliver", "text": ...}`;
+consumers forward `text` as is.
 
 Groups: `c<conversation id>` (the visitor's sockets), `t<tenant id>.ops` (every operator
 socket of the tenant), `u<user id>` (one operator). The channel layer carries hints:
@@ -13,23 +15,41 @@ a failed send is logged, never raised, because clients resync by `seq`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, ParamSpec
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.conversations import frames
 from apps.conversations.models import Conversation, Message, Visitor
+from apps.core.tenancy import on_commit_in_scope
 
 logger = logging.getLogger(__name__)
 
 Side = Literal["visitor", "operator"]
+P = ParamSpec("P")
 
 # Conversation events a visitor's sockets hear about (their own chat's status).
 VISITOR_CONVERSATION_EVENTS = frozenset({"assigned", "transferred", "closed", "reopened", "rated"})
 
 DRAFT_MAX_CHARS = 500
+
+
+def on_commit(fn: Callable[P, None]) -> Callable[P, None]:
+    """Make `fn(...)` register itself to run after the current transaction commits.
+
+    `fn.now(...)` runs it at once (for a caller that is itself an on-commit callback).
+    """
+
+    @functools.wraps(fn)
+    def register(*args: P.args, **kwargs: P.kwargs) -> None:
+        on_commit_in_scope(functools.partial(fn, *args, **kwargs), robust=True)
+
+    register.now = fn  # type: ignore[attr-defined]
+    return register
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -74,29 +94,33 @@ def _send(deliveries: list[tuple[str, str]]) -> None:
         logger.exception("publishing failed")
 
 
-def publish_frame(group: str, frame: dict) -> None:
-    """A frame of another app (dashboard presence, notices) through the same envelope and error handling."""
+def publish_frame_now(group: str, frame: dict) -> None:
+    """Send a frame of another app at once (from a function that is itself registered `@on_commit`)."""
     _send([(group, frames.dumps(frame))])
 
 
-def _visitor_follow(*, visitor_id: int, conversation_id: int) -> tuple[str, dict]:
-    return visitor_group(visitor_id), {"type": "visitor.follow", "conversation": conversation_id}
+@on_commit
+def frame_published(group: str, frame: dict) -> None:
+    """A frame of another app (dashboard presence, notices) on commit, through the same envelope and error handling."""
+    publish_frame_now(group, frame)
 
 
-def publish_visitor_follow(*, visitor_id: int, conversation_id: int) -> None:
-    """The visitor's open widget sockets start hearing a conversation that began elsewhere."""
+@on_commit
+def visitor_followed(*, visitor_id: int, conversation_id: int) -> None:
+    """The visitor's open widget sockets (their other tabs) start hearing a conversation that began elsewhere.
+
+    Sent by `conversation_start` only, before the conversation's first message is announced.
+    """
     try:
-        async_to_sync(_asend)([_visitor_follow(visitor_id=visitor_id, conversation_id=conversation_id)])
+        async_to_sync(_asend)(
+            [(visitor_group(visitor_id), {"type": "visitor.follow", "conversation": conversation_id})]
+        )
     except Exception:
         logger.exception("visitor.follow for visitor %s failed", visitor_id)
 
 
-async def apublish_visitor_follow(*, visitor_id: int, conversation_id: int) -> None:
-    """`publish_visitor_follow` for a consumer: one tab started a chat, the visitor's other tabs follow it."""
-    await _asend([_visitor_follow(visitor_id=visitor_id, conversation_id=conversation_id)])
-
-
-def publish_message_created(message: Message) -> None:
+@on_commit
+def message_created(message: Message) -> None:
     """A new message: operators get the full frame; the visitor gets the public one (never a note)."""
     deliveries = [(ops_group(message.tenant_id), frames.dumps(frames.message_frame(message, audience="operator")))]
     if not message.is_private:
@@ -109,12 +133,15 @@ def publish_message_created(message: Message) -> None:
     _send(deliveries)
 
 
-def publish_read(*, tenant_id: int, conversation_id: int, side: Side, seq: int) -> None:
+@on_commit
+def messages_read(*, tenant_id: int, conversation_id: int, side: Side, seq: int) -> None:
     text = frames.dumps(frames.read_frame(conversation_id=conversation_id, side=side, seq=seq))
     _send([(ops_group(tenant_id), text), (conversation_group(conversation_id), text)])
 
 
-def publish_conversation(conversation: Conversation, event: str) -> None:
+@on_commit
+def conversation_changed(conversation: Conversation, event: str) -> None:
+    """`created`, `assigned`, `transferred`, `closed`, `reopened`, `rated`, `updated` (subject, department)."""
     deliveries = [
         (
             ops_group(conversation.tenant_id),
@@ -131,16 +158,19 @@ def publish_conversation(conversation: Conversation, event: str) -> None:
     _send(deliveries)
 
 
-def publish_visitor(visitor: Visitor) -> None:
+@on_commit
+def visitor_changed(visitor: Visitor) -> None:
     _send([(ops_group(visitor.tenant_id), frames.dumps(frames.visitor_frame(visitor)))])
 
 
 async def publish_typing(
     *, tenant_id: int, conversation_id: int, side: Side, on: bool, draft: str | None = None, name: str = ""
 ) -> None:
-    """Typing is never stored. Operators see a visitor's draft; a visitor sees only that an operator types.
+    """Typing is never stored (so it is sent at once). Operators see a visitor's draft; a visitor sees only
+    that an operator types.
 
-    The caller (a consumer) has already checked that the conversation is the sender's and throttles drafts.
+    The caller (the typing service) has already checked that the conversation is the sender's and
+    the socket throttles drafts.
     """
     ops_draft = None
     if side == "visitor" and draft is not None:

@@ -106,6 +106,10 @@ class Conversation(TenantOwned):
         GOOD = "good", _("Good")
         BAD = "bad", _("Bad")
 
+    # The one definition of "open": every status but closed. A visitor's next message goes into
+    # their open conversation, if any (selectors.open_conversation_for_visitor).
+    OPEN_STATUSES = (Status.QUEUED, Status.OPEN, Status.PENDING)
+
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.WIDGET)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)

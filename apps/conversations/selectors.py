@@ -13,32 +13,33 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce
 
 from apps.accounts.models import Membership, Tenant
-from apps.conversations.errors import NotFound
+from apps.conversations import frames
+from apps.conversations.errors import Forbidden, NotFound
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
+from apps.core.ids import parse_id
 from apps.core.tenancy import tenant_scope
 
 Box = Literal["queued", "mine", "open", "closed"]
 
-OPEN_STATUSES = (Conversation.Status.QUEUED, Conversation.Status.OPEN, Conversation.Status.PENDING)
+OPEN_STATUSES = Conversation.OPEN_STATUSES
 MESSAGES_MAX = 500
 LIST_MAX = 200
+# Messages per database call when a socket resumes (replay_page).
+RESUME_PAGE = 500
 
 
-def _as_id(value: Any) -> int:
-    """A client-sent id: a positive int (or its decimal string), else NotFound."""
-    if isinstance(value, bool):
+def object_id(value: Any) -> int:
+    """A client-sent id (`apps.core.ids.parse_id`), else NotFound: a malformed id names nothing."""
+    parsed = parse_id(value)
+    if parsed is None:
         raise NotFound()
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        value = int(value)
-    if not isinstance(value, int) or value <= 0 or value > 2**63 - 1:
-        raise NotFound()
-    return value
+    return parsed
 
 
 def conversation_for_visitor(*, tenant: Tenant, visitor: Visitor, conversation_id: Any) -> Conversation:
     if visitor.tenant_id != tenant.pk:
         raise NotFound()
-    conversation_id = _as_id(conversation_id)
+    conversation_id = object_id(conversation_id)
     with tenant_scope(tenant):
         conversation = (
             Conversation.objects.filter(pk=conversation_id, tenant=tenant, visitor=visitor)
@@ -55,7 +56,7 @@ def conversation_for_operator(*, tenant: Tenant, membership: Membership, convers
     """Any conversation of the operator's tenant (every operator of a tenant may see its chats)."""
     if membership.tenant_id != tenant.pk or not membership.is_active:
         raise NotFound()
-    conversation_id = _as_id(conversation_id)
+    conversation_id = object_id(conversation_id)
     with tenant_scope(tenant):
         conversation = (
             Conversation.objects.filter(pk=conversation_id, tenant=tenant)
@@ -193,3 +194,64 @@ def conversation_list_for_operator(
         if before is not None:
             queryset = queryset.filter(last_message_at__lt=before)
         return list(queryset[:limit])
+
+
+def operator_load(*, tenant: Tenant, membership_id: int) -> Membership:
+    """A socket's membership, reloaded: a deactivated operator (or user) loses access at once (`Forbidden`)."""
+    membership = (
+        Membership.objects.select_related("user", "tenant")
+        .filter(pk=membership_id, tenant=tenant, is_active=True)
+        .first()
+    )
+    if membership is None or not membership.user.is_active:
+        raise Forbidden()
+    return membership
+
+
+def replay_page(
+    *, conversation: Conversation, after_seq: int, audience: frames.Audience
+) -> tuple[list[str], int, int | None]:
+    """One page of the messages after `after_seq`, in seq order, serialised for `audience` (no notes for a visitor).
+
+    Returns `(frames, the conversation's last seq, the seq to continue after or None when done)`.
+    The last seq is read before the messages, so every message up to it is in this page or an earlier one.
+    """
+    page = messages_after(
+        conversation=conversation, after_seq=after_seq, include_private=audience == "operator", limit=RESUME_PAGE
+    )
+    texts = [
+        frames.dumps(frames.message_frame(message, audience=audience))
+        for message in page
+        # Defence in depth: messages_after already leaves notes out for a visitor.
+        if audience == "operator" or not message.is_private
+    ]
+    return texts, conversation.last_seq, (page[-1].seq if len(page) >= RESUME_PAGE else None)
+
+
+def visitor_replay_page(
+    *, tenant: Tenant, visitor: Visitor, conversation_id: Any, after_seq: int
+) -> tuple[list[str], int, int | None]:
+    conversation = conversation_for_visitor(tenant=tenant, visitor=visitor, conversation_id=conversation_id)
+    return replay_page(conversation=conversation, after_seq=after_seq, audience="visitor")
+
+
+def operator_replay_page(
+    *, tenant: Tenant, membership_id: int, conversation_id: Any, after_seq: int
+) -> tuple[list[str], int, int | None]:
+    with tenant_scope(tenant):
+        membership = operator_load(tenant=tenant, membership_id=membership_id)
+    conversation = conversation_for_operator(tenant=tenant, membership=membership, conversation_id=conversation_id)
+    return replay_page(conversation=conversation, after_seq=after_seq, audience="operator")
+
+
+def visitor_conversations_owned(*, tenant: Tenant, visitor: Visitor, conversation_ids: list[int]) -> list[int]:
+    """The ids among `conversation_ids` that are this visitor's (one query)."""
+    if visitor.tenant_id != tenant.pk or not conversation_ids:
+        return []
+    with tenant_scope(tenant):
+        owned = set(
+            Conversation.objects.filter(tenant=tenant, visitor=visitor, pk__in=conversation_ids).values_list(
+                "pk", flat=True
+            )
+        )
+    return [conversation_id for conversation_id in conversation_ids if conversation_id in owned]

@@ -280,15 +280,11 @@ def widget_upload(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         raise BadInput(_("Choose a file."), field="file")
-    conversation_id = request.POST.get("conversation")
     # One transaction: a refused file must not leave a new, empty chat in the operators' queue.
     with transaction.atomic():
-        if conversation_id:
-            conversation = selectors.conversation_for_visitor(
-                tenant=tenant, visitor=visitor, conversation_id=conversation_id
-            )
-        else:
-            conversation, _created = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
+        conversation, _started = services.visitor_conversation_for_input(
+            tenant=tenant, visitor=visitor, conversation_id=request.POST.get("conversation")
+        )
         attachment = services.attachment_upload(
             tenant=tenant, conversation=conversation, file=upload, uploader_side="visitor"
         )

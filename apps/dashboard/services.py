@@ -2,13 +2,13 @@
 invitations to visitors, and inviting a colleague into a chat.
 
 Conversation and message writes go through apps.conversations.services; these
-functions only compose them and publish the dashboard's own events on commit.
+functions only compose them and publish the dashboard's own events (which register
+themselves on commit).
 """
 
 from __future__ import annotations
 
 import secrets
-from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -16,12 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Membership, Tenant
-from apps.conversations import events as conversation_events
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.conversations.selectors import open_conversation_for_visitor
-from apps.core.tenancy import on_commit_in_scope, tenant_scope
+from apps.core.tenancy import tenant_scope
 
 from . import events
 from .models import OperatorStatus
@@ -50,9 +49,7 @@ def operator_status_set(*, tenant: Tenant, membership: Membership, status: str) 
                 status=status,
                 changed_at=row.changed_at.isoformat(),
             )
-            on_commit_in_scope(
-                partial(events.operator_status_changed, tenant_id=tenant.pk, frame=frame), robust=True
-            )
+            events.operator_status_changed(tenant_id=tenant.pk, frame=frame)
     return row
 
 
@@ -70,15 +67,9 @@ def visitor_invite(
     with transaction.atomic():
         conversation = open_conversation_for_visitor(tenant=tenant, visitor=visitor)
         if conversation is None:
+            # conversation_start tells the visitor's open widget sockets to follow it, before the
+            # message's own broadcast (the widget also finds it on its next resume or page load).
             conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
-            # Registered before the message's own broadcast: the visitor's open widget sockets join
-            # the new conversation's group (the widget also finds it on its next resume or page load).
-            on_commit_in_scope(
-                partial(
-                    conversation_events.publish_visitor_follow, visitor_id=visitor.pk, conversation_id=conversation.pk
-                ),
-                robust=True,
-            )
         if conversation.status == Conversation.Status.QUEUED:
             conversation = conversation_services.conversation_accept(
                 tenant=tenant, conversation=conversation, membership=operator
@@ -91,12 +82,7 @@ def visitor_invite(
             body=body,
             client_id=client_id,
         )
-        on_commit_in_scope(
-            partial(
-                events.visitor_invited, tenant_id=tenant.pk, visitor_id=visitor.pk, conversation_id=conversation.pk
-            ),
-            robust=True,
-        )
+        events.visitor_invited(tenant_id=tenant.pk, visitor_id=visitor.pk, conversation_id=conversation.pk)
     return conversation
 
 
@@ -120,13 +106,5 @@ def conversation_invite_colleague(
         client_id=f"invite-{secrets.token_hex(8)}",
         data={"event": "invited", **names, "colleague_id": colleague.pk},
     )
-    on_commit_in_scope(
-        partial(
-            events.colleague_invited,
-            user_id=colleague.user_id,
-            conversation_id=conversation.pk,
-            by_name=by.public_name,
-        ),
-        robust=True,
-    )
+    events.colleague_invited(user_id=colleague.user_id, conversation_id=conversation.pk, by_name=by.public_name)
     return message

@@ -141,7 +141,7 @@ def visitor_identity_link(
             changed += ["external_id", "verified_at"]
         if changed:
             owner.save(update_fields=changed)
-        transaction.on_commit(lambda: events.publish_visitor(owner), robust=True)
+        events.visitor_changed(owner)
     return owner
 
 

@@ -10,7 +10,8 @@ import logging
 
 from django_scopes import scopes_disabled
 
-from apps.conversations.events import conversation_group, ops_group, publish_frame
+from apps.conversations.events import conversation_group, on_commit, ops_group
+from apps.conversations.events import publish_frame_now as publish_frame
 from apps.core.tenancy import tenant_scope
 from apps.invoices import frames
 from apps.invoices.models import Invoice
@@ -18,8 +19,9 @@ from apps.invoices.models import Invoice
 logger = logging.getLogger(__name__)
 
 
+@on_commit
 def publish_invoice(invoice_id: int, tenant_id: int) -> None:
-    """Broadcast the invoice's current state (reloaded after commit, so never stale)."""
+    """Broadcast the invoice's current state (registered on commit, reloaded then, so never stale)."""
     with scopes_disabled():
         invoice = Invoice.objects.filter(pk=invoice_id, tenant_id=tenant_id).first()
     if invoice is None or invoice.conversation_id is None:

@@ -16,7 +16,6 @@ paid only through `provider_event_apply` with a verified provider event, or thro
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
@@ -138,7 +137,7 @@ def _audit(tenant: Tenant, invoice: Invoice, action: str, *, actor=None, event=N
 def _announce(invoice: Invoice) -> None:
     """Refresh the chat card's stored copy and broadcast the invoice after commit."""
     _card_refresh(invoice)
-    transaction.on_commit(functools.partial(events.publish_invoice, invoice.pk, invoice.tenant_id), robust=True)
+    events.publish_invoice(invoice.pk, invoice.tenant_id)
 
 
 def today_utc() -> date:

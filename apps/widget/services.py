@@ -47,16 +47,16 @@ def contact_message_submit(
                 tenant=tenant, anonymous_id=anonymous_id, name=name, language=language, url=url
             )
         visitor = conversation_services.visitor_update(tenant=tenant, visitor=visitor, name=name, email=email)
-        conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
-        conversation_services.message_send(
+        # Through the one way in: conversation_start tells the visitor's open tabs to follow it.
+        received = conversation_services.visitor_message_receive(
             tenant=tenant,
-            conversation=conversation,
-            author_type=Message.Author.VISITOR,
-            body=body,
+            visitor=visitor,
             client_id=f"contact-{uuid.uuid4().hex}",
+            body=body,
+            new_conversation=True,
             data={"source": "contact_form"},
         )
-    return conversation
+    return received.conversation
 
 
 def _transcript_lines(tenant: Tenant, conversation: Conversation) -> list[dict]:

@@ -101,7 +101,9 @@ def test_assignee_and_department_choices_are_the_tenants_own(owner_client, tenan
     with scopes_disabled():
         conversation.refresh_from_db()
         assert (conversation.assignee, conversation.department, conversation.subject) == (
-            operator, department, "Refund"
+            operator,
+            department,
+            "Refund",
         )
 
 
@@ -253,3 +255,49 @@ def test_deleting_a_conversation_or_a_visitor_takes_the_transcript_along(owner_c
         assert not Message.objects.filter(pk__in=[message.pk, other.pk]).exists()
         assert not Conversation.objects.filter(pk__in=[conversation.pk, other.conversation_id]).exists()
         assert type(visitor).objects.filter(pk=visitor.pk).exists()
+
+
+def test_subject_and_department_edits_in_the_admin_go_through_the_service_and_tell_the_dashboards(
+    owner_client, tenant, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.conversations import events
+    from tests.conversations.conftest import RecordingLayer
+
+    layer = RecordingLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant)
+        department = factories.DepartmentFactory(tenant=tenant, name="Billing desk")
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(url, {"subject": "Refund", "department": department.pk})
+    assert response.status_code == 302
+    frames = layer.frames(f"t{tenant.pk}.ops")
+    assert [(f["type"], f["event"]) for f in frames] == [("conversation", "updated")]
+    assert frames[0]["conversation"]["subject"] == "Refund"
+    assert frames[0]["conversation"]["department"] == {"id": department.pk, "name": "Billing desk"}
+    # The visitor's sockets hear nothing of an internal edit.
+    assert layer.groups() == [f"t{tenant.pk}.ops"]
+    layer.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(url, {"subject": "Refund", "department": ""})
+    assert layer.frames(f"t{tenant.pk}.ops")[0]["conversation"]["department"] is None
+    with scopes_disabled():
+        conversation.refresh_from_db()
+    assert (conversation.subject, conversation.department) == ("Refund", None)
+
+
+def test_an_unchanged_admin_form_publishes_nothing(
+    owner_client, tenant, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.conversations import events
+    from tests.conversations.conftest import RecordingLayer
+
+    layer = RecordingLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    with scopes_disabled():
+        conversation = factories.ConversationFactory(tenant=tenant, subject="Same")
+    url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_client.post(url, {"subject": "Same"}).status_code == 302
+    assert layer.sent == []

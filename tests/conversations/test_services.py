@@ -459,19 +459,20 @@ def test_mark_read_refuses_bad_input(tenant, conversation, side, seq):
 # --- conversation lifecycle -------------------------------------------------------------------
 
 
-def test_conversation_start_queues_a_chat_and_tells_operators(tenant, visitor, layer, publish):
+def test_conversation_start_queues_a_chat_and_tells_operators_and_the_visitors_tabs(tenant, visitor, layer, publish):
     with publish():
         conversation = services.conversation_start(tenant=tenant, visitor=visitor, subject="Billing")
     assert (conversation.status, conversation.tenant_id, conversation.visitor_id) == ("queued", tenant.pk, visitor.pk)
-    assert layer.groups() == [f"t{tenant.pk}.ops"]
-    frame = layer.frames()[0]
+    assert layer.groups() == [f"t{tenant.pk}.ops", f"v{visitor.pk}"]
+    assert layer.sent[1][1] == {"type": "visitor.follow", "conversation": conversation.pk}
+    frame = layer.frames(f"t{tenant.pk}.ops")[0]
     assert (frame["type"], frame["event"], frame["conversation"]["id"]) == ("conversation", "created", conversation.pk)
 
 
 def test_open_or_start_reuses_the_open_conversation_and_starts_one_after_close(tenant, visitor, layer, publish):
     with publish():
         first, created = services.conversation_open_or_start(tenant=tenant, visitor=visitor)
-    assert created and [f["event"] for f in layer.frames()] == ["created"]
+    assert created and [f["event"] for f in layer.frames(f"t{tenant.pk}.ops")] == ["created"]
     layer.clear()
     with publish() as callbacks:
         again, created_again = services.conversation_open_or_start(tenant=tenant, visitor=visitor)

@@ -117,9 +117,9 @@ def in_memory_channel_layer(settings):
 @pytest.fixture
 def quick_revalidation(monkeypatch):
     """Sockets opened after this fixture re-check their credentials every 0.1 s instead of every minute."""
-    from apps.conversations import consumers
+    from apps.conversations.sockets import base
 
-    monkeypatch.setattr(consumers, "REVALIDATE_SECONDS", 0.1)
+    monkeypatch.setattr(base, "REVALIDATE_SECONDS", 0.1)
 
 
 def session_cookie(user) -> str:

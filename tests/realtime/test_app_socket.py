@@ -8,8 +8,8 @@ from django_scopes import scopes_disabled
 
 from apps.accounts.models import Membership, Role
 from apps.conversations import services
-from apps.conversations.consumers import OperatorConsumer
 from apps.conversations.models import Conversation
+from apps.conversations.sockets.operator import OperatorConsumer
 from tests import factories
 from tests.realtime.conftest import session_cookie, stored_messages
 

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from apps.conversations import consumers
+from apps.conversations.sockets import base as consumers
 
 pytestmark = pytest.mark.usefixtures("live_db")
 

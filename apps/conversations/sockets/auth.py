@@ -9,16 +9,19 @@ close code on an accepted socket (a rejected handshake is an anonymous HTTP 403)
 
 from __future__ import annotations
 
+from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.http.request import split_domain_port, validate_host
+from django.utils.crypto import constant_time_compare
 from django.utils.translation.trans_real import get_supported_language_variant, parse_accept_lang_header
 
-from apps.accounts.models import Tenant
+from apps.accounts.models import Membership, Tenant
 from apps.conversations.errors import InvalidVisitorToken
 from apps.conversations.models import Visitor
 from apps.conversations.tokens import origin_allowed, visitor_token_read
@@ -129,6 +132,35 @@ class OperatorAuthMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
+def visitor_still_allowed(tenant: Tenant, visitor_id: int) -> int | None:
+    """None while a visitor socket's handshake would still succeed, else the close code."""
+    if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
+        return CLOSE_REFUSED
+    with tenant_scope(tenant):
+        if not Visitor.objects.filter(pk=visitor_id, tenant=tenant).exists():
+            return CLOSE_UNAUTHENTICATED
+    return None
+
+
+def operator_still_allowed(tenant: Tenant, membership_id: int, session_key: str | None) -> int | None:
+    """None while an operator socket's handshake would still succeed (logged in, same password, active), else the
+    close code."""
+    with tenant_scope(tenant):
+        membership = (
+            Membership.objects.select_related("user", "tenant")
+            .filter(pk=membership_id, tenant=tenant, is_active=True)
+            .first()
+        )
+    if membership is None or not membership.user.is_active or not membership.tenant.is_active:
+        return CLOSE_REFUSED
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key).load() if session_key else {}
+    if str(session.get(SESSION_KEY)) != str(membership.user_id) or not constant_time_compare(
+        session.get(HASH_SESSION_KEY) or "", membership.user.get_session_auth_hash()
+    ):
+        return CLOSE_UNAUTHENTICATED
+    return None
+
+
 def VisitorSocketStack(inner):  # noqa: N802  (reads like the Channels stacks it sits beside)
     return VisitorTokenAuthMiddleware(inner)
 
@@ -144,4 +176,6 @@ __all__ = [
     "VisitorSocketStack",
     "dashboard_origin_allowed",
     "language_from_headers",
+    "operator_still_allowed",
+    "visitor_still_allowed",
 ]

@@ -1,10 +1,11 @@
-"""Websocket URLs. Each endpoint brings its own authentication stack (see socket_auth)."""
+"""Websocket URLs. Each endpoint brings its own authentication stack (see sockets/auth.py)."""
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import path, re_path
 
-from apps.conversations.consumers import OperatorConsumer, VisitorConsumer
-from apps.conversations.socket_auth import OperatorSocketStack, VisitorSocketStack
+from apps.conversations.sockets.auth import OperatorSocketStack, VisitorSocketStack
+from apps.conversations.sockets.operator import OperatorConsumer
+from apps.conversations.sockets.visitor import VisitorConsumer
 
 
 class UnknownSocket(AsyncWebsocketConsumer):

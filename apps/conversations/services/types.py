@@ -1,0 +1,5 @@
+"""Names the service modules share."""
+
+from typing import Literal
+
+Side = Literal["visitor", "operator"]
