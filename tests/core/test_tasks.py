@@ -22,20 +22,22 @@ def _empty():
 
 
 def test_a_task_enqueued_inside_a_transaction_runs_only_after_the_commit(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        with transaction.atomic():
-            remember.delay(1)
-            assert RAN == []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        remember.delay(1)
+        assert RAN == []
     assert RAN == [] and len(callbacks) == 1
     callbacks[0]()
     assert RAN == [1]
 
 
 def test_a_rolled_back_transaction_enqueues_nothing(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            remember.delay(2)
-            raise RuntimeError("rolled back")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        remember.delay(2)
+        raise RuntimeError("rolled back")
     assert (RAN, callbacks) == ([], [])
 
 
