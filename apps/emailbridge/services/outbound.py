@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.models import Membership, Tenant
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
-from apps.conversations.events import ops_group, publish_frame
+from apps.conversations.events import frame_published, ops_group
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
 from apps.core.tenancy import scopes_disabled, tenant_scope
 from apps.emailbridge import addressing
@@ -153,8 +153,7 @@ def _mirror_status(tenant: Tenant, outbound: OutboundEmail) -> None:
             "seq": message.seq,
             "email_delivery": state,
         }
-        tenant_id = tenant.pk
-        transaction.on_commit(lambda: publish_frame(ops_group(tenant_id), frame), robust=True)
+        frame_published(ops_group(tenant.pk), frame)  # on commit (events register themselves)
 
 
 def _text_with_marker(tenant: Tenant, conversation: Conversation, text: str, signature: str) -> str:
