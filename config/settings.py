@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.canned",
     "anymail",
     "apps.emailbridge",
+    "apps.messengers",
 ]
 
 MIDDLEWARE = [
@@ -274,6 +275,16 @@ PARLEY_YOOKASSA_API_URL = env_str("PARLEY_YOOKASSA_API_URL", "https://api.yookas
 # Seconds a Stripe webhook signature's timestamp may lag (Stripe's own default).
 PARLEY_STRIPE_WEBHOOK_TOLERANCE = env_int("PARLEY_STRIPE_WEBHOOK_TOLERANCE", 300)
 CELERY_BEAT_SCHEDULE["invoices-expire-overdue"] = {"task": "invoices.expire_overdue", "schedule": 3600.0}
+
+# Telegram (apps/messengers, docs/telegram.md). Bot tokens are per tenant, entered in the admin and
+# stored encrypted like payment keys. The API base is Telegram's unless set (tests use a loopback fake).
+PARLEY_TELEGRAM_API_BASE = env_str("PARLEY_TELEGRAM_API_BASE", "https://api.telegram.org")
+# How long a "Continue in Telegram" deep link works (single use).
+PARLEY_TELEGRAM_LINK_MINUTES = env_int("PARLEY_TELEGRAM_LINK_MINUTES", 10)
+# Telegram's limits: about one message per second in a chat, about 30 per second per bot.
+PARLEY_TELEGRAM_CHAT_INTERVAL = float(env_str("PARLEY_TELEGRAM_CHAT_INTERVAL", "1.0"))
+PARLEY_TELEGRAM_PER_SECOND = env_int("PARLEY_TELEGRAM_PER_SECOND", 30)
+CELERY_BEAT_SCHEDULE["messengers-telegram-sweep"] = {"task": "messengers.telegram_sweep", "schedule": 60.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

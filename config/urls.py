@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.messengers import urls as messenger_urls
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
@@ -14,6 +16,9 @@ urlpatterns = [
     path("invoices/", include("apps.invoices.urls")),
     path("app/api/invoices/", include("apps.invoices.operator_urls")),
     path("email/", include("apps.emailbridge.urls")),
+    path("messengers/", include("apps.messengers.urls")),
+    path("widget/api/telegram/", include(messenger_urls.widget_urlpatterns)),
+    path("app/api/messengers/", include(messenger_urls.operator_urlpatterns)),
     path("", include("apps.accounts.urls")),
 ]
 
