@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from apps.accounts.models import Membership, Tenant
 from apps.core.tenancy import tenant_scope
+from apps.messengers.selectors import telegram_widget_config
 from apps.widget.models import WidgetSettings
 
 LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
@@ -85,6 +86,8 @@ def widget_config(*, tenant: Tenant) -> dict[str, Any]:
         "default_language": tenant.default_language,
         "online": operators_online(tenant=tenant),
         "version": int(widget.updated_at.timestamp()) if widget.pk else 0,
+        # {"bot": username} when the tenant's Telegram bot works: the chat offers "Continue in Telegram".
+        "telegram": telegram_widget_config(tenant=tenant),
     }
 
 

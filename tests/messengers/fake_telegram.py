@@ -119,6 +119,7 @@ class FakeTelegram:
         self.bots.pop(token, None)
 
     def fail_next(self, method: str, status: int, description: str, retry_after: int | None = None) -> None:
+        """The next call of `method` fails; `retry_after=-1` answers a proxy's HTML page instead of JSON."""
         self.failures.append((method, status, description, retry_after))
 
     def add_file(self, content: bytes, suffix: str = "jpg") -> str:
@@ -166,6 +167,8 @@ class FakeTelegram:
             for index, (name, status, description, retry_after) in enumerate(self.failures):
                 if name == method:
                     del self.failures[index]
+                    if retry_after == -1:
+                        return status, f"<html><body><h1>{status} {description}</h1></body></html>"
                     return self._error(status, description, retry_after)
             if method == "getMe":
                 return 200, {
@@ -323,6 +326,8 @@ class FakeTelegram:
                         404, b'{"ok":false,"error_code":404,"description":"Not Found"}', "application/json"
                     )
                 status, payload = fake.handle(token, method, params, files)
+                if isinstance(payload, str):
+                    return self._reply(status, payload.encode(), "text/html")
                 data = json.dumps(payload, default=lambda value: None).encode()
                 self._reply(status, data, "application/json")
 
