@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from apps.invoices.catalogue import dashboard_strings as invoice_strings
+from apps.messengers.catalogue import dashboard_strings as messenger_strings
 
 
 def js_catalogue() -> dict[str, str]:
@@ -176,6 +177,7 @@ def js_catalogue() -> dict[str, str]:
         "time.d": _("%(n)s d"),
         "err.network": _("Network error. Try again."),
         **invoice_strings(),
+        **messenger_strings(),
         # email conversations (js/features/email.js)
         "email.badge": pgettext("channel", "Email"),
         "email.header": _("Email: %(subject)s"),

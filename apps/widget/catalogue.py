@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from apps.invoices.catalogue import widget_strings as invoice_strings
+from apps.messengers.catalogue import widget_strings as messenger_strings
 
 
 def widget_strings() -> dict[str, str]:
@@ -69,6 +70,7 @@ def widget_strings() -> dict[str, str]:
         "sys_reopened": _("The chat was reopened."),
         "sys_rated": _("Thank you for rating the chat."),
         **invoice_strings(),
+        **messenger_strings(),
     }
 
 

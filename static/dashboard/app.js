@@ -30,6 +30,7 @@ import { secondsSince, state } from "./js/state.js";
 import "./js/features/canned.js";
 import "./js/features/invoices.js";
 import "./js/features/email.js";
+import "./js/features/telegram.js";
 
 const TICK = 1000;
 const VISITORS_EVERY = 15000;
