@@ -94,15 +94,15 @@ class TelegramPerson:
 
     update_id = 900_000
 
-    def __init__(self, parley, fake, token, user_id=4242, first_name="Ivan"):
+    def __init__(self, parley, fake, token, user_id=4242, first_name="Ivan", username="ivan_p"):
         hook = fake.webhook(token)
         self.url = parley.base_url + hook["url"].removeprefix(PUBLIC_URL)
         self.secret = hook["secret_token"]
-        self.user_id, self.first_name = user_id, first_name
+        self.user_id, self.first_name, self.username = user_id, first_name, username
 
     def says(self, text: str) -> None:
         TelegramPerson.update_id += 1
-        sender = {"id": self.user_id, "is_bot": False, "first_name": self.first_name, "username": "ivan_p"}
+        sender = {"id": self.user_id, "is_bot": False, "first_name": self.first_name, "username": self.username}
         update = {
             "update_id": TelegramPerson.update_id,
             "message": {
@@ -221,7 +221,10 @@ def test_screenshots_of_the_button_and_the_card(parley, host, browser, operator,
     width = viewport["width"]
     shot(page, f"widget-{lang}-{width}")
 
-    person = TelegramPerson(parley, fake, bot_token, user_id=5000 + width + len(lang), first_name=name)
+    # One Telegram person per case: the same person starting twice would (rightly) merge the two visitors.
+    number = {"en": 1, "ru": 2, "pl": 3}[lang] * 10_000 + width
+    username = {"en": "sam_w", "ru": "anna_s", "pl": "zofia_k"}[lang]
+    person = TelegramPerson(parley, fake, bot_token, user_id=number, first_name=name, username=username)
     person.says("/start " + url.split("start=", 1)[1])
     wait_sent(fake, person.user_id, lambda m: True)
     operator.send(type="accept", conversation=conversation)

@@ -208,3 +208,17 @@ def test_plain_start_greets_and_creates_the_visitor(telegram_user, fake_telegram
         assert TelegramChat.objects.count() == 1
         assert TelegramOutbound.objects.get().status == TelegramOutbound.Status.SENT
     assert visitor_messages() == []
+
+
+def test_a_widget_client_cannot_take_over_a_telegram_visitor_by_guessing_its_id(telegram_user, run_tasks, bot):
+    with run_tasks():
+        telegram_user.says("my private question")
+    with scopes_disabled():
+        visitor = TelegramChat.objects.get().visitor
+    guesses = {
+        f"tg-{bot.bot_id}-{telegram_user.user_id}",
+        f"tg-{telegram_user.user_id}",
+        f"telegram-{telegram_user.user_id}",
+    }
+    assert visitor.anonymous_id not in guesses
+    assert len(visitor.anonymous_id) >= 30

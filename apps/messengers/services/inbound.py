@@ -18,6 +18,7 @@ What an update does (private chats only; groups and channels are ignored):
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -168,7 +169,9 @@ def _chat_for(tenant: Tenant, bot: TelegramBot, chat: dict, sender: dict, *, vis
     if visitor is None:
         visitor = conversation_services.visitor_identify(
             tenant=tenant,
-            anonymous_id=f"tg-{bot.bot_id}-{chat_id}",
+            # Random, not derived from the chat id: a widget client that sends a guessable id as its
+            # first-party id must never become this person.
+            anonymous_id="tg-" + secrets.token_urlsafe(24),
             name=_display_name(sender),
             language=sender.get("language_code") if isinstance(sender.get("language_code"), str) else "",
         )
