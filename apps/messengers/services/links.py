@@ -65,10 +65,7 @@ def telegram_link_consume(*, tenant: Tenant, token: str) -> TelegramLink | None:
     now = timezone.now()
     with tenant_scope(tenant), transaction.atomic():
         link = (
-            TelegramLink.objects.select_for_update()
-            .filter(tenant=tenant, token_hash=token_hash(token))
-            .select_related("visitor", "conversation")
-            .first()
+            TelegramLink.objects.select_for_update().filter(tenant=tenant, token_hash=token_hash(token)).first()
         )
         if link is None or link.used_at is not None or link.expires_at <= now:
             return None
