@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Department, Invitation, Membership, Role, Tenant, User
 from apps.conversations.models import Conversation, Message, Visitor, VisitorNote
+from apps.invoices import keys
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -229,3 +230,32 @@ class OutboundEmailFactory(factory.django.DjangoModelFactory):
     subject = "Re: hello"
     body = "Hello"
     message_id = factory.Sequence(lambda n: f"p.out{n}@inbound.localhost")
+
+
+class TelegramBotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messengers.TelegramBot"
+
+    tenant = factory.SubFactory(TenantFactory)
+    token_encrypted = factory.LazyFunction(lambda: keys.encrypt("1:AAtest"))
+    bot_id = factory.Sequence(lambda n: 7_100_000_000 + n)
+    username = factory.Sequence(lambda n: f"factory_{n}_bot")
+    webhook_id = factory.Sequence(lambda n: f"webhook-{n:08d}")
+    secret_token = factory.Sequence(lambda n: f"secret-{n:08d}")
+
+
+def _bot_of(chat) -> object:
+    from apps.messengers.models import TelegramBot
+
+    return TelegramBot.objects.filter(tenant=chat.tenant).first() or TelegramBotFactory(tenant=chat.tenant)
+
+
+class TelegramChatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messengers.TelegramChat"
+
+    tenant = factory.SubFactory(TenantFactory)
+    bot = factory.LazyAttribute(_bot_of)
+    chat_id = factory.Sequence(lambda n: 90_000 + n)
+    visitor = factory.SubFactory(VisitorFactory, tenant=factory.SelfAttribute("..tenant"))
+    name = factory.Sequence(lambda n: f"Telegram person {n}")

@@ -146,6 +146,7 @@ class TelegramBotAdmin(TenantModelAdmin):
 @admin.register(TelegramChat)
 class TelegramChatAdmin(TenantModelAdmin):
     list_display = ("__str__", "name", "visitor", "blocked_display", "created_at")
+    list_select_related = ("visitor", "bot")
     list_filter = ("blocked_at",)
     search_fields = ("username", "name")
     readonly_fields = ("bot", "chat_id", "visitor", "username", "name", "blocked_at", "created_at")
