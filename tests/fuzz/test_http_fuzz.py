@@ -37,6 +37,7 @@ TARGETS = [
     ("widget/api/transcript", "POST", "visitor"),
     ("widget/api/upload", "POST", "visitor"),
     ("widget/api/attachments/<str:token>", "GET", "visitor"),
+    ("widget/api/telegram/link", "POST", "visitor"),
     ("app/api/upload", "POST", "operator"),
     ("app/api/conversations", "GET", "operator"),
     ("app/api/conversations/<int:conversation_id>", "GET", "operator"),
@@ -64,6 +65,7 @@ TARGETS = [
     ("app/api/invoices/options", "GET", "operator"),
     ("app/api/invoices/<int:invoice_id>/send", "POST", "operator"),
     ("app/api/invoices/<int:invoice_id>/cancel", "POST", "operator"),
+    ("app/api/messengers/visitors/<int:visitor_id>", "GET", "operator"),
 ]
 # Verified by the payment provider's signature before anything is read: apps/invoices' own tests.
 NOT_FUZZED_HERE = {"invoices/webhooks/<str:provider>/<str:webhook_token>/"}
