@@ -230,7 +230,7 @@ def conversation_move_to_telegram(*, tenant: Tenant, conversation: Conversation)
         locked.save(update_fields=["channel"])
         from apps.conversations import events
 
-        transaction.on_commit(lambda: events.publish_conversation(locked, "updated"), robust=True)
+        events.conversation_changed(locked, "updated")
     return locked
 
 
