@@ -149,6 +149,7 @@ class OutboundEmail(TenantOwned):
     class Kind(models.TextChoices):
         REPLY = "reply", _("Operator reply")
         ACKNOWLEDGEMENT = "ack", _("Automatic acknowledgement")
+        TRANSCRIPT = "transcript", _("Chat transcript")
 
     conversation = models.ForeignKey(
         "conversations.Conversation", on_delete=models.CASCADE, related_name="outbound_emails"
@@ -156,7 +157,7 @@ class OutboundEmail(TenantOwned):
     chat_message = models.ForeignKey(
         "conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REPLY)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.REPLY)
     to_address = models.CharField(_("to"), max_length=320)
     subject = models.CharField(_("subject"), max_length=300)
     body = models.TextField(_("text"))

@@ -11,7 +11,6 @@ import uuid
 import zoneinfo
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -23,6 +22,7 @@ from apps.conversations.frames import operator_public_name
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.core.tenancy import tenant_scope
 from apps.core.text import clean_text
+from apps.emailbridge import services as emailbridge_services
 
 
 def contact_message_submit(
@@ -108,5 +108,9 @@ def transcript_email_send(*, tenant: Tenant, conversation_id: int, email: str, l
         }
         subject = clean_text(_("Your chat with %(company)s") % {"company": tenant.name}, multiline=False)
         body = render_to_string("widget/email/transcript.txt", context)
-    EmailMessage(subject=subject, body=body, to=[email]).send()
+    # The conversation mail's sender: signed Message-ID and Reply-To (an answer comes back into
+    # this conversation), retries with backoff, the delivery state kept (apps/emailbridge).
+    emailbridge_services.transcript_queue(
+        tenant=tenant, conversation=conversation, to=email, subject=subject[:300], body=body
+    )
     return True

@@ -203,15 +203,52 @@ def test_transcript_validates_the_email(client, conversation, visitor_auth):
     assert mail.outbox == []
 
 
-def test_transcript_task_takes_ids_and_skips_a_missing_conversation(tenant, other_tenant, conversation, operator):
+def test_transcript_task_takes_ids_and_skips_a_missing_conversation(
+    tenant, other_tenant, conversation, operator, django_capture_on_commit_callbacks
+):
     from apps.widget.tasks import transcript_send
 
     _chat(tenant, conversation, operator)
-    assert transcript_send(tenant.pk, conversation.pk, "ann@example.com", "en") is True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert transcript_send(tenant.pk, conversation.pk, "ann@example.com", "en") is True
     assert len(mail.outbox) == 1
     # Run for another tenant, the same id names nothing.
-    assert transcript_send(other_tenant.pk, conversation.pk, "ann@example.com", "en") is False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert transcript_send(other_tenant.pk, conversation.pk, "ann@example.com", "en") is False
     assert len(mail.outbox) == 1
+
+
+def test_the_transcript_leaves_through_the_conversation_sender_and_its_answer_threads_back(
+    tenant, conversation, operator, django_capture_on_commit_callbacks
+):
+    from django_scopes import scopes_disabled
+
+    from apps.emailbridge import addressing
+    from apps.emailbridge import services as emailbridge_services
+    from apps.emailbridge.models import OutboundEmail
+    from apps.widget.tasks import transcript_send
+    from tests.emailbridge.mail import build
+
+    _chat(tenant, conversation, operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        transcript_send(tenant.pk, conversation.pk, "Ann@Example.com", "en")
+    [sent] = mail.outbox
+    with scopes_disabled():
+        [row] = OutboundEmail.objects.filter(tenant=tenant)
+    assert (row.kind, row.status, row.to_address) == ("transcript", "sent", "ann@example.com")
+    assert sent.extra_headers["Message-ID"] == f"<{row.message_id}>"
+    assert sent.extra_headers["Reply-To"] == addressing.reply_address(tenant.pk, conversation.pk)
+    assert "Auto-Submitted" not in sent.extra_headers  # asked for by a person, answered by a person
+    answer = build(to=sent.extra_headers["Reply-To"], subject=f"Re: {sent.subject}", text="One more question",
+                   headers={"In-Reply-To": sent.extra_headers["Message-ID"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound = emailbridge_services.inbound_email_receive(
+            raw=answer, recipient=sent.extra_headers["Reply-To"], envelope_from="sender@example.com", source="smtp",
+            tenant=tenant,
+        )
+    with scopes_disabled():
+        inbound.refresh_from_db()
+    assert inbound.conversation_id == conversation.pk
 
 
 def test_transcript_is_sent_at_most_three_times_per_conversation(client, conversation, visitor_auth):

@@ -18,4 +18,5 @@ from apps.emailbridge.services.outbound import (  # noqa: F401
     outbound_email_fail,
     outbound_email_send,
     outbound_emails_sweep,
+    transcript_queue,
 )

@@ -277,6 +277,22 @@ def acknowledgement_queue(*, tenant: Tenant, conversation: Conversation, inbound
     )
 
 
+def transcript_queue(*, tenant: Tenant, conversation: Conversation, to: str, subject: str, body: str) -> OutboundEmail:
+    """A chat transcript the visitor asked for, through the same sender as every conversation mail.
+
+    It carries the conversation's signed Message-ID and Reply-To, so the visitor's answer to it
+    comes back into this conversation; retries, failure and loop safety are the reply's.
+    """
+    if conversation.tenant_id != tenant.pk:
+        raise NotFound()
+    to = email_address(to, field="email")
+    subject = header_text(subject, field="subject")
+    with transaction.atomic():
+        return _queue(
+            tenant, conversation, to=to, subject=subject, body=body, kind=OutboundEmail.Kind.TRANSCRIPT, message=None
+        )
+
+
 def _angle(ids: str) -> str:
     return " ".join(f"<{value}>" for value in ids.split() if value)
 
