@@ -92,5 +92,16 @@ def origin_is_parley(origin: str | None) -> bool:
     return parts is not None and parts == parley_origin_parts()
 
 
-def origin_well_formed(origin: str | None) -> bool:
-    return bool(origin) and origin != "null" and _origin_parts(origin) is not None
+def preflight_allowed(widget_key: str | None, origin: str | None) -> bool:
+    """Whether a CORS preflight from `origin` is granted for the widget whose key the query names.
+
+    A preflight carries no body and no token, so the loader puts its public widget key in the
+    query (`?key=`). A known key grants that tenant's allowed origins; no key or an unknown one,
+    Parley's own origin only (its chat iframe). Missing and `null` origins are never granted.
+    """
+    from apps.widget.selectors import tenant_for_widget_key
+
+    if origin_is_parley(origin):
+        return True
+    tenant = tenant_for_widget_key(widget_key) if widget_key else None
+    return tenant is not None and origin_allowed(tenant, origin)

@@ -36,7 +36,7 @@ from apps.conversations.models import Attachment, Conversation, Visitor
 from apps.conversations.tokens import (
     origin_allowed,
     origin_is_parley,
-    origin_well_formed,
+    preflight_allowed,
     visitor_token_issue,
     visitor_token_read,
 )
@@ -44,6 +44,7 @@ from apps.core.jsonbounds import JSONTooLarge, loads_bounded
 from apps.core.ratelimit import client_address, rate_limit_exceeded
 from apps.core.tenancy import tenant_scope
 from apps.identity import services as identity_services
+from apps.widget.selectors import tenant_for_widget_key
 
 JSON_BODY_MAX_BYTES = 16 * 1024
 # Multipart framing around the file itself.
@@ -89,8 +90,9 @@ def widget_endpoint(*methods: str) -> Callable:
 
     The view sets `request.widget_tenant` as soon as it knows the tenant; any response, error
     or not, is then readable only from that tenant's allowed origins or Parley's own (an error
-    before the tenant is known, only from Parley's own). The preflight cannot know the tenant
-    (the key is in the body), reveals nothing, and so is answered for any well-formed origin.
+    before the tenant is known, only from Parley's own). The preflight carries neither body nor
+    token, so the loader names its widget key in the query (`?key=`): the preflight is granted
+    to that tenant's allowed origins, and without a known key to Parley's own origin only.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -100,7 +102,7 @@ def widget_endpoint(*methods: str) -> Callable:
             origin = request.headers.get("Origin")
             if request.method == "OPTIONS":
                 response = HttpResponse(status=204)
-                if origin_well_formed(origin):
+                if preflight_allowed(request.GET.get("key"), origin):
                     _cors(response, origin)
                 patch_vary_headers(response, ("Origin",))
                 return response
@@ -192,10 +194,7 @@ def _upload_too_large(request: HttpRequest) -> bool:
 def widget_session(request: HttpRequest) -> HttpResponse:
     """Open a widget session: a visitor token for the widget key, if the page's origin is allowed."""
     data = read_json(request)
-    key = data.get("key")
-    if not isinstance(key, str) or not key or len(key) > 64:
-        raise NotFound(_("Unknown widget key."))
-    tenant = Tenant.objects.filter(widget_key=key, is_active=True).first()
+    tenant = tenant_for_widget_key(data.get("key"))
     if tenant is None:
         raise NotFound(_("Unknown widget key."))
     request.widget_tenant = tenant

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -15,9 +16,14 @@ from apps.widget.models import WidgetSettings
 LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
 
 
+_WIDGET_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
 def tenant_for_widget_key(key: str) -> Tenant | None:
     """The active tenant whose public widget key is `key`; unknown and inactive keys look the same."""
-    if not isinstance(key, str) or not key or len(key) > 40:
+    # Keys are URL-safe base64 (`new_widget_key`): anything else, a NUL included, is unknown
+    # without asking the database (PostgreSQL refuses NUL in a query).
+    if not isinstance(key, str) or not _WIDGET_KEY.fullmatch(key):
         return None
     # Tenant is a platform row (not tenant-owned): looking it up by its public key needs no scope.
     return Tenant.objects.filter(widget_key=key, is_active=True).first()

@@ -22,7 +22,8 @@
     store("parley:vid", anon);
   }
   const page = () => ({ url: location.href, title: d.title, referrer: d.referrer });
-  const api = (path, body, token) => fetch(base + "/widget/api/" + path, {
+  // ?key= lets a CORS preflight (no body, no token) find the site's tenant and its allowed origins.
+  const api = (path, body, token) => fetch(base + "/widget/api/" + path + "?key=" + encodeURIComponent(key), {
     method: "POST",
     mode: "cors",
     keepalive: true,

@@ -153,22 +153,80 @@ def test_session_other_methods_are_refused(client, shop):
     assert client.get("/widget/api/session", headers={"Origin": SHOP}).status_code == 405
 
 
-def test_the_preflight_answers_with_cors_headers(client):
-    response = client.options(
-        "/widget/api/session",
-        headers={
-            "Origin": SHOP,
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type",
-        },
-    )
+def preflight(client, path, origin, query=""):
+    headers = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    if origin is not None:
+        headers["Origin"] = origin
+    return client.options(f"/widget/api/{path}{query}", headers=headers)
+
+
+@pytest.mark.parametrize("path", ["session", "pageview", "messages", "upload", "attachments/abc"])
+def test_a_preflight_naming_the_widget_key_is_granted_to_the_tenants_allowed_origin(client, shop, path):
+    response = preflight(client, path, SHOP, f"?key={shop.widget_key}")
     assert response.status_code == 204
     assert response["Access-Control-Allow-Origin"] == SHOP
     assert "POST" in response["Access-Control-Allow-Methods"]
     assert "Authorization" in response["Access-Control-Allow-Headers"]
     assert "Access-Control-Allow-Credentials" not in response
-    opaque = client.options("/widget/api/pageview", headers={"Origin": "null"})
-    assert opaque.status_code == 204 and "Access-Control-Allow-Origin" not in opaque
+    assert "Origin" in response["Vary"]
+
+
+@pytest.mark.parametrize(
+    "origin, query",
+    [
+        pytest.param("https://evil.test", "?key={key}", id="foreign-origin"),
+        pytest.param("https://shop.test.evil.test", "?key={key}", id="suffix-lookalike"),
+        pytest.param("null", "?key={key}", id="null-origin"),
+        pytest.param(None, "?key={key}", id="missing-origin"),
+        pytest.param(SHOP, "", id="no-key"),
+        pytest.param(SHOP, "?key=pk_nope", id="unknown-key"),
+        pytest.param(SHOP, "?key=%00", id="nul-key"),
+        pytest.param(SHOP, "?key=" + "x" * 5000, id="huge-key"),
+        pytest.param(SHOP, "?key={other}", id="another-tenants-key"),
+    ],
+)
+def test_a_preflight_echoes_no_origin_but_the_tenants_allowed_ones(client, shop, other_tenant, origin, query):
+    with scopes_disabled():
+        other_tenant.allowed_domains = "elsewhere.test"
+        other_tenant.save()
+    query = query.format(key=shop.widget_key, other=other_tenant.widget_key)
+    response = preflight(client, "pageview", origin, query)
+    assert response.status_code == 204
+    assert "Access-Control-Allow-Origin" not in response
+    assert "Access-Control-Allow-Headers" not in response
+
+
+def test_a_preflight_from_parleys_own_iframe_needs_no_key(client, shop):
+    response = preflight(client, "pageview", "https://parley.test")
+    assert response["Access-Control-Allow-Origin"] == "https://parley.test"
+
+
+def test_a_preflight_of_an_inactive_tenant_is_refused(client, shop):
+    with scopes_disabled():
+        shop.is_active = False
+        shop.save()
+    assert "Access-Control-Allow-Origin" not in preflight(client, "pageview", SHOP, f"?key={shop.widget_key}")
+
+
+@pytest.mark.parametrize("origin", ["https://evil.test", "null", None])
+def test_the_real_request_is_readable_only_from_an_allowed_origin(client, shop, token, origin):
+    allowed = client.post(
+        f"/widget/api/pageview?key={shop.widget_key}",
+        data=json.dumps({"url": f"{SHOP}/p"}),
+        content_type="text/plain",
+        headers=auth(token),
+    )
+    assert allowed.status_code == 200 and allowed["Access-Control-Allow-Origin"] == SHOP
+    headers = {"Authorization": f"Bearer {token}"} | ({"Origin": origin} if origin else {})
+    refused = client.post(
+        f"/widget/api/pageview?key={shop.widget_key}",
+        data=json.dumps({"url": f"{SHOP}/p"}),
+        content_type="text/plain",
+        headers=headers,
+    )
+    assert "Access-Control-Allow-Origin" not in refused
+    if origin is not None:
+        assert refused.status_code == 403
 
 
 # --- pageview -------------------------------------------------------------------------------
