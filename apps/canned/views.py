@@ -9,7 +9,10 @@ operator's personal reply is a 404 `not_found`, like a missing one.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.dashboard import selectors as dashboard_selectors
@@ -18,9 +21,15 @@ from apps.dashboard.views import api, int_param, read_json
 from . import selectors, services
 from .models import Scope
 
+LANGUAGE_CODES = frozenset(code for code, _name in settings.LANGUAGES)
+
 
 def _language(request: HttpRequest) -> str | None:
-    return request.GET.get("lang") or None
+    """`?lang=`: omitted or empty means every language; anything but a language Parley speaks is a 400."""
+    language = request.GET.get("lang") or None
+    if language is not None and language not in LANGUAGE_CODES:
+        raise ValidationError({"lang": [_("Choose one of the offered languages.")]})
+    return language
 
 
 def _reply_fields(data: dict) -> dict:

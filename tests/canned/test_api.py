@@ -156,3 +156,22 @@ def test_browse_pages_alphabetically(op_client, make_reply):
 def test_the_api_needs_a_logged_in_member(client):
     assert client.get(URL).status_code == 401
     assert reverse("canned:replies") == URL
+
+
+@pytest.mark.parametrize("lang", ["\x00", "zz", "en\x00", "x" * 500, "EN", " en", "ru-RU"])
+@pytest.mark.parametrize("path", ["", "browse"])
+def test_a_language_parley_does_not_speak_is_a_400_naming_lang(op_client, make_reply, path, lang):
+    make_reply("delivery", "Delivery times")
+    response = op_client.get(URL + path, {"q": "del", "lang": lang})
+    assert response.status_code == 400, response.content
+    assert list(response.json()["detail"]) in (["lang"], ["__all__"])
+
+
+@pytest.mark.parametrize("path", ["", "browse"])
+def test_the_language_filter_keeps_replies_in_that_language(op_client, make_reply, path):
+    make_reply("hello", "Hello", language="en")
+    make_reply("hola", "Привет", language="ru")
+    for lang, expected in (("ru", ["hola"]), ("", ["hello", "hola"])):
+        response = op_client.get(URL + path, {"lang": lang})
+        assert response.status_code == 200
+        assert sorted(r["shortcut"] for r in response.json()["replies"]) == expected

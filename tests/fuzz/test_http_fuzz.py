@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from apps.conversations import events
 from apps.conversations.tokens import visitor_token_issue
-from tests.fuzz.strategies import PLAUSIBLE, mutations, objects, raw_json, texts
+from tests.fuzz.strategies import NASTY_TEXT, PLAUSIBLE, mutations, objects, raw_json, texts
 
 pytestmark = pytest.mark.django_db
 
@@ -160,10 +160,12 @@ def _check(response, logged_errors):
 POSTS = [t for t in TARGETS if t[1] in ("POST", "PATCH")]
 GETS = [t for t in TARGETS if t[1] == "GET"]
 # One test per kind, the target drawn per example: fixtures (users, sessions) are built once.
-_query_values = st.one_of(texts.filter(lambda s: len(s) < 3000), st.integers().map(str), st.floats().map(str))
-_queries = st.dictionaries(
-    st.sampled_from(["after", "before", "limit", "box", "conversation", "lang", "q"]), _query_values, max_size=3
+# Every query parameter a view reads (grep request.GET), plus one none reads.
+QUERY_NAMES = ["after", "before", "limit", "offset", "box", "conversation", "lang", "q", "key", "token", "visitor", "x"]
+_query_values = st.one_of(
+    st.sampled_from(NASTY_TEXT), texts.filter(lambda s: len(s) < 3000), st.integers().map(str), st.floats().map(str)
 )
+_queries = st.dictionaries(st.sampled_from(QUERY_NAMES), _query_values, max_size=3)
 
 
 def _per_target(targets):
@@ -192,3 +194,18 @@ def test_query_strings_get_a_documented_answer(world, logged_errors, target, que
     # A query string carries bytes: lone surrogates cannot be sent, their replacement can.
     query = {k: v.encode("utf-8", "replace").decode("utf-8") for k, v in query.items()}
     _check(_call(world, *target, query=query), logged_errors)
+
+
+def test_a_nul_in_any_query_parameter_is_a_400_on_every_endpoint(world, logged_errors):
+    # PostgreSQL refuses NUL in text: `?lang=%00` used to reach a filter and answer 500.
+    client = world["client"]
+    for pattern, method, who in TARGETS:
+        headers = {"HTTP_ORIGIN": django_settings.PARLEY_BASE_URL}
+        if who == "visitor":
+            headers["HTTP_AUTHORIZATION"] = "Bearer " + world["token"]
+        for name in QUERY_NAMES:
+            url = _url(pattern, world["ids"], world["token"]) + f"?{name}=a%00b"
+            response = client.generic(method, url, b"{}", "application/json", **headers)
+            assert response.status_code == 400, (pattern, name, response.status_code, response.content[:300])
+            assert "error" in response.json()
+    assert logged_errors == []
