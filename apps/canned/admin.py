@@ -24,6 +24,22 @@ from .models import CannedAttachment, CannedReply, CannedUsage, Scope
 SHARED_SCOPES = [Scope.TENANT, Scope.DEPARTMENT]
 
 
+class SharedScopeFilter(admin.SimpleListFilter):
+    """The scope filter offers only what admins see: tenant-wide and department replies (never personal)."""
+
+    title = _("available to")
+    parameter_name = "scope"
+
+    def lookups(self, request, model_admin):
+        return [(scope.value, scope.label) for scope in SHARED_SCOPES]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in {scope.value for scope in SHARED_SCOPES}:
+            return queryset.filter(scope=value)
+        return queryset
+
+
 class CannedReplyForm(forms.ModelForm):
     scope = forms.ChoiceField(
         label=_("available to"), choices=[(s.value, s.label) for s in SHARED_SCOPES], initial=Scope.TENANT
@@ -95,7 +111,7 @@ class CannedReplyAdmin(TenantModelAdmin):
     form = CannedReplyForm
     list_display = ["shortcut", "title", "scope", "department", "language", "usage_count", "updated_at"]
     list_display_links = ["shortcut", "title"]
-    list_filter = ["scope", "department", "language"]
+    list_filter = [SharedScopeFilter, "department", "language"]
     list_select_related = ("department",)
     search_fields = ["shortcut", "title", "text", "tags"]
     inlines = [CannedAttachmentInline, CannedUsageInline]
@@ -201,6 +217,10 @@ class CannedUsageAdmin(TenantModelAdmin):
     tenant_admin_can_add = False
     tenant_admin_can_change = False
     tenant_admin_can_delete = False
+
+    def get_queryset(self, request):
+        # Operators' personal replies are theirs: their uses are not listed either.
+        return super().get_queryset(request).filter(reply__scope__in=SHARED_SCOPES)
 
     def has_add_permission(self, request, *args) -> bool:
         return False

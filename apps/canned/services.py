@@ -26,7 +26,7 @@ from apps.accounts.models import Department, Membership, Tenant
 from apps.conversations.models import Conversation
 from apps.core.tenancy import tenant_scope
 
-from . import placeholders
+from . import events, placeholders
 from .collation import collation_key, folded
 from .models import (
     HOTKEY_SLOTS,
@@ -188,6 +188,18 @@ def _save(reply: CannedReply) -> CannedReply:
     return reply
 
 
+def _announce(*, tenant: Tenant, membership_id: int | None, what: str) -> None:
+    """On commit, the operator's other dashboard tabs are told to reload (their own sockets only)."""
+    if membership_id is None:
+        return
+    with tenant_scope(tenant):
+        user_id = Membership.objects.filter(tenant=tenant, pk=membership_id).values_list("user_id", flat=True).first()
+    if user_id is not None:
+        transaction.on_commit(
+            lambda: events.canned_changed(user_id=user_id, membership_id=membership_id, what=what)
+        )
+
+
 def canned_reply_create(
     *,
     tenant: Tenant,
@@ -205,7 +217,9 @@ def canned_reply_create(
         cleaned = canned_reply_validate(tenant=tenant, fields=fields, scope=scope, department=department, owner=owner)
         reply = CannedReply(tenant=tenant, **_scope_fields(scope, department, owner), **cleaned)
         _derive(reply, tenant)
-        return _save(reply)
+        _save(reply)
+    _announce(tenant=tenant, membership_id=reply.owner_id, what="replies")
+    return reply
 
 
 def canned_reply_update(
@@ -234,7 +248,9 @@ def canned_reply_update(
             setattr(reply, name, value)
         reply.updated_at = timezone.now()
         _derive(reply, tenant)
-        return _save(reply)
+        _save(reply)
+    _announce(tenant=tenant, membership_id=reply.owner_id, what="replies")
+    return reply
 
 
 def canned_reply_delete(*, tenant: Tenant, reply: CannedReply) -> None:
@@ -242,6 +258,7 @@ def canned_reply_delete(*, tenant: Tenant, reply: CannedReply) -> None:
         files = [a.file for a in CannedAttachment.objects.filter(tenant=tenant, reply_id=reply.pk)]
         CannedReply.objects.filter(tenant=tenant, pk=reply.pk).delete()
         transaction.on_commit(lambda: [f.delete(save=False) for f in files])
+        _announce(tenant=tenant, membership_id=reply.owner_id, what="replies")
 
 
 def _filename(name: str | None) -> str:
@@ -346,15 +363,17 @@ def canned_hotkey_set(
     """Put `reply` on Alt+`slot` for `membership` (None clears the key). `reply` must be visible to them."""
     if slot not in HOTKEY_SLOTS:
         raise ValidationError({"slot": [_("Choose a key from 1 to 9.")]})
+    if reply is not None and reply.tenant_id != tenant.pk:
+        raise ValidationError({"reply": [_("Not found.")]})
     with transaction.atomic(), tenant_scope(tenant):
         CannedHotkey.objects.filter(tenant=tenant, membership=membership, slot=slot).delete()
-        if reply is None:
-            return None
-        if reply.tenant_id != tenant.pk:
-            raise ValidationError({"reply": [_("Not found.")]})
-        return CannedHotkey.objects.create(
-            tenant=tenant, membership=membership, slot=slot, reply=reply, sends=bool(sends)
-        )
+        hotkey = None
+        if reply is not None:
+            hotkey = CannedHotkey.objects.create(
+                tenant=tenant, membership=membership, slot=slot, reply=reply, sends=bool(sends)
+            )
+        _announce(tenant=tenant, membership_id=membership.pk, what="hotkeys")
+    return hotkey
 
 
 def canned_sort_keys_refresh(*, tenant: Tenant) -> int:

@@ -1,6 +1,8 @@
 """CSV export and import of a company's shared replies (tenant-wide and department ones).
 
-UTF-8 both ways (a byte-order mark from a spreadsheet is accepted). The import is all or
+UTF-8 both ways (a byte-order mark from a spreadsheet is accepted). A cell that a spreadsheet
+would run as a formula (starting with = + - @, tab or CR) is exported behind an apostrophe
+and the import takes it off again. The import is all or
 nothing: every row is checked first, each problem is reported with its line number, and
 if there is any, nothing is written. A row whose shortcut already exists in the same
 scope updates that reply, so export, edit, import is a round trip.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -29,6 +32,27 @@ COLUMNS = ["shortcut", "title", "text", "language", "tags", "scope", "department
 REQUIRED = {"shortcut", "title", "text"}
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 IMPORT_MAX_ROWS = 10_000
+
+
+# A cell a spreadsheet would run as a formula (CSV injection): = + - @, and tab or CR before them.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED_FORMULA = re.compile(r"'+[=+\-@\t\r]")
+
+
+def cell_export(value: str) -> str:
+    """`value` safe to open in a spreadsheet: a formula start gets a leading apostrophe.
+
+    A value that already starts with apostrophes before a formula start gets one more, so
+    `cell_import` can always take exactly one off: every text survives export and import.
+    """
+    if value.startswith(FORMULA_STARTS) or _QUOTED_FORMULA.match(value):
+        return "'" + value
+    return value
+
+
+def cell_import(value: str) -> str:
+    """The inverse of `cell_export` (a spreadsheet that keeps the apostrophe gives it back too)."""
+    return value[1:] if _QUOTED_FORMULA.match(value) else value
 
 
 @dataclass
@@ -58,17 +82,16 @@ def canned_csv_export(*, tenant: Tenant) -> str:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(COLUMNS)
         for reply in replies:
-            writer.writerow(
-                [
-                    reply.shortcut,
-                    reply.title,
-                    reply.text,
-                    reply.language,
-                    reply.tags,
-                    reply.scope,
-                    reply.department.name if reply.department else "",
-                ]
-            )
+            row = [
+                reply.shortcut,
+                reply.title,
+                reply.text,
+                reply.language,
+                reply.tags,
+                reply.scope,
+                reply.department.name if reply.department else "",
+            ]
+            writer.writerow([cell_export(value) for value in row])
     return out.getvalue()
 
 
@@ -150,7 +173,7 @@ def canned_csv_import(*, tenant: Tenant, data: bytes) -> ImportResult:
                     )
                 )
                 continue
-            row = dict(zip(header, values, strict=True))
+            row = dict(zip(header, (cell_import(value) for value in values), strict=True))
             department_name = row.get("department", "").strip()
             scope = row.get("scope", "").strip().lower() or (Scope.DEPARTMENT if department_name else Scope.TENANT)
             department = None

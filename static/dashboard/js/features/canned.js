@@ -10,9 +10,9 @@
 import * as api from "../api.js";
 import { toast } from "../attention.js";
 import { $, clear, h } from "../dom.js";
-import { registerComposerHelper } from "../extend.js";
+import { onFrameType, registerComposerHelper } from "../extend.js";
 import { t } from "../i18n.js";
-import { state } from "../state.js";
+import { me, state } from "../state.js";
 
 const API = "/app/api/canned/";
 const SUGGESTIONS = 8;
@@ -189,6 +189,14 @@ async function loadHotkeys() {
   }
   renderHelp();
 }
+
+// Another tab of this operator changed their hotkeys or personal replies (only their own
+// sockets hear it; a tab of another tenant of the same person ignores the other membership).
+onFrameType("canned.changed", (frame) => {
+  if (frame.operator !== me.id) return;
+  loadHotkeys();
+  refreshBrowse();
+});
 
 async function useHotkey(hotkey) {
   const summary = composer.conversation();
