@@ -191,7 +191,8 @@ def test_a_preflight_echoes_no_origin_but_the_tenants_allowed_ones(client, shop,
         other_tenant.save()
     query = query.format(key=shop.widget_key, other=other_tenant.widget_key)
     response = preflight(client, "pageview", origin, query)
-    assert response.status_code == 204
+    # A NUL in the address is refused before any view (apps/core/querystrings.py).
+    assert response.status_code == (400 if "%00" in query else 204)
     assert "Access-Control-Allow-Origin" not in response
     assert "Access-Control-Allow-Headers" not in response
 
