@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Department, Membership, Tenant
 from apps.conversations.errors import Forbidden, NotFound
@@ -119,22 +118,13 @@ def canned_search(
 
 
 def _tiered(replies: QuerySet[CannedReply], tiers: list[Q], limit: int) -> list[CannedReply]:
-    """The first `limit` replies of the tiers in order, each tier in USAGE_ORDER.
+    """The first `limit` replies of the disjoint tiers in order, each tier in USAGE_ORDER: one
+    query per tier until the list is full.
 
-    PostgreSQL: one statement (each tier's best `limit` ids in a UNION ALL, ranked again by
-    tier outside), instead of a round trip per tier: the statements' own execution is well
-    under a millisecond, the time went to the round trips around them. Elsewhere (SQLite
-    cannot LIMIT inside a compound statement): one query per tier until the list is full.
+    One UNION ALL statement for all tiers was measured (bench/canned_search.py --variant union,
+    bench/README.md): it did not answer faster and cost more CPU for one-tier searches, as the
+    time goes to planning each statement, not to the round trips.
     """
-    if connection.features.supports_slicing_ordering_in_compound:
-        best = [
-            replies.filter(condition).order_by(*USAGE_ORDER).values_list("pk", flat=True)[:limit]
-            for condition in tiers
-        ]
-        ranked = replies.filter(pk__in=best[0].union(*best[1:], all=True)).annotate(
-            tier=Case(*[When(condition, then=Value(n)) for n, condition in enumerate(tiers)], default=Value(len(tiers)))
-        )
-        return list(ranked.order_by("tier", *USAGE_ORDER)[:limit])
     found: list[CannedReply] = []
     for condition in tiers:
         found += replies.filter(condition).order_by(*USAGE_ORDER)[: limit - len(found)]
