@@ -1,4 +1,6 @@
-"""Screenshots of canned replies for docs/screenshots/: `python -m tests.canned.screenshots [en ru pl] [--admin]`.
+"""Screenshots of canned replies for docs/screenshots/.
+
+    python -m tests.canned.screenshots [en ru pl] [--admin | --admin-only]
 
 Starts Parley under daphne with the demo tenant (tests/dashboard/live.py) and the starter set
 of each language (tests/canned/live_seed.py), opens a chat, types `/` + the first letters of
@@ -91,9 +93,10 @@ def main() -> int:
             for lang in [arg for arg in sys.argv[1:] if not arg.startswith("--")] or ["en", "ru", "pl"]:
                 seed_canned(live, lang)
                 for width, height in ((1280, 800), (375, 740)):
-                    for path in shoot(live, browser, lang, width, height):
-                        print(path.relative_to(ROOT))
-                    if "--admin" in sys.argv:
+                    if "--admin-only" not in sys.argv:
+                        for path in shoot(live, browser, lang, width, height):
+                            print(path.relative_to(ROOT))
+                    if "--admin" in sys.argv or "--admin-only" in sys.argv:
                         for path in shoot_admin(live, browser, lang, width, height):
                             print(path.relative_to(ROOT))
             browser.close()
