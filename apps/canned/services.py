@@ -195,9 +195,7 @@ def _announce(*, tenant: Tenant, membership_id: int | None, what: str) -> None:
     with tenant_scope(tenant):
         user_id = Membership.objects.filter(tenant=tenant, pk=membership_id).values_list("user_id", flat=True).first()
     if user_id is not None:
-        transaction.on_commit(
-            lambda: events.canned_changed(user_id=user_id, membership_id=membership_id, what=what)
-        )
+        events.canned_changed(user_id=user_id, membership_id=membership_id, what=what)
 
 
 def canned_reply_create(

@@ -27,14 +27,10 @@ from django_scopes import scopes_disabled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-try:  # the sockets package (apps/conversations/sockets/), or the module it replaces
-    from apps.conversations.sockets import base as consumers
-    from apps.conversations.sockets.operator import OperatorConsumer
-    from apps.conversations.sockets.visitor import VisitorConsumer
-except ImportError:
-    from apps.conversations import consumers
-    from apps.conversations.consumers import OperatorConsumer, VisitorConsumer
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
+from apps.conversations.sockets import base as consumers
+from apps.conversations.sockets.operator import OperatorConsumer
+from apps.conversations.sockets.visitor import VisitorConsumer
 from tests import factories
 from tests.fuzz.strategies import NASTY_TEXT, frames, mutations, raw_json, texts, values
 from tests.realtime import conftest as realtime
