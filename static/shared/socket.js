@@ -15,6 +15,11 @@ export const TIMING = Object.freeze({
   requestWithin: 10000, // an action without an answer rejects with `timeout`
 });
 
+// Refusals of a `send` that are about the moment, not the message (docs/protocol.md, "Error
+// codes"): the message stays in the outbox and goes again after a backoff. Any other refusal
+// is final unless the app's onRefused says to send it again (the widget after a `closed`).
+export const RESEND_ON = Object.freeze(["rate_limited", "server_error"]);
+
 // Full jitter on the upper half: attempt 0 -> 250-500 ms, ..., capped at backoffMax.
 export function backoffDelay(attempt, timing = TIMING, random = Math.random) {
   const base = Math.min(timing.backoffMax, timing.backoffMin * 2 ** attempt);
@@ -93,15 +98,31 @@ export class ParleySocket {
   // outbox: {storage: "local" | "session", key}.
   // sendFrame: (item) => the `send` frame for an outbox item (default: {type: "send", ...item}).
   // resumePoints: () => {conversation id: last contiguous seq seen}.
-  // onFrame(frame, sent): sent = the outbox item an ack or echo just settled, if any.
+  // onFrame(frame, sent): sent = the outbox item an ack, echo or error just settled, if any.
+  // onRefused(item, frame): the server refused a message for good (a code not in RESEND_ON);
+  //   return true to keep it and send it again now (sendFrame is asked afresh), else it leaves
+  //   the outbox (the app shows it failed). Called before onFrame gets the error.
   // onState(state, retryInSeconds), onOpen(reconnected).
   // onClose(event): return false to stop reconnecting (an expired session, a refused origin).
-  constructor({ url, outbox, sendFrame, resumePoints, onFrame, onState, onOpen, onClose, timing, WebSocketImpl }) {
+  constructor({
+    url,
+    outbox,
+    sendFrame,
+    resumePoints,
+    onFrame,
+    onRefused,
+    onState,
+    onOpen,
+    onClose,
+    timing,
+    WebSocketImpl,
+  }) {
     this.url = url;
     this.outbox = new Outbox(outbox.storage, outbox.key);
     this.sendFrame = sendFrame || ((item) => ({ type: "send", ...item }));
     this.resumePoints = resumePoints || (() => ({}));
     this.onFrame = onFrame || (() => {});
+    this.onRefused = onRefused || (() => false);
     this.onState = onState || (() => {});
     this.onOpen = onOpen || (() => {});
     this.onClose = onClose || (() => true);
@@ -109,6 +130,7 @@ export class ParleySocket {
     this.WebSocket = WebSocketImpl || window.WebSocket;
     this.ws = null;
     this.attempt = 0;
+    this.resends = 0; // refusals in RESEND_ON since the last ack: the resend backoff's attempt
     this.everOpened = false;
     this.wanted = false; // connect() was called and no close handler said stop
     this.pending = new Map(); // ref -> {resolve, reject, timer}
@@ -182,6 +204,8 @@ export class ParleySocket {
   detach() {
     this.ws = null;
     clearInterval(this.timers.ping);
+    clearTimeout(this.timers.resend); // the next open flushes the outbox anyway
+    this.timers.resend = null;
     this.alive();
     for (const [ref, waiter] of this.pending) {
       clearTimeout(waiter.timer);
@@ -273,6 +297,7 @@ export class ParleySocket {
     let sent = null;
     if (frame.type === "ack") sent = this.outbox.take(frame.client_id);
     else if (frame.type === "message" && frame.message?.client_id) sent = this.outbox.take(frame.message.client_id);
+    if (sent) this.resends = 0;
     const ref = frame.ref === undefined || frame.ref === null ? null : String(frame.ref);
     if ((frame.type === "ok" || frame.type === "error") && ref !== null && this.pending.has(ref)) {
       const waiter = this.pending.get(ref);
@@ -282,7 +307,33 @@ export class ParleySocket {
       else waiter.reject(Object.assign(new Error(frame.message || frame.code), { code: frame.code }));
       return;
     }
+    // A refused send echoes its client id as `ref`.
+    if (frame.type === "error" && ref !== null && this.outbox.has(ref)) sent = this.refused(ref, frame);
     this.onFrame(frame, sent);
+  }
+
+  // The one rule for a refused message, for both apps: RESEND_ON -> again after a backoff;
+  // otherwise the app decides (onRefused), and by default the message leaves the outbox.
+  refused(clientId, frame) {
+    const item = this.outbox.get(clientId);
+    if (RESEND_ON.includes(frame.code)) {
+      this.resendLater();
+    } else if (this.onRefused(item, frame) === true) {
+      this.raw(this.sendFrame(item));
+    } else {
+      this.outbox.take(clientId);
+    }
+    return item;
+  }
+
+  resendLater() {
+    if (this.timers.resend) return; // one resend of the whole outbox is already due
+    const delay = backoffDelay(this.resends, this.timing);
+    this.resends = Math.min(this.resends + 1, 16);
+    this.timers.resend = setTimeout(() => {
+      this.timers.resend = null;
+      this.flushOutbox();
+    }, delay);
   }
 
   // ------------------------------------------------------------------ frames out

@@ -263,3 +263,77 @@ def test_the_typing_throttle_sends_the_first_keystroke_at_once_and_the_latest_la
     assert result["fired"] == ["H", "Hel"]  # the trailing edge carries the latest draft
     assert result["leadingOnly"] == [1, 3, 4]  # without a trailing edge; reset lets the next go at once
     assert result["active"] and result["resetActive"]
+
+
+def test_a_refused_send_goes_again_after_a_backoff_when_the_refusal_is_temporary_and_the_app_decides_otherwise(page):
+    result = run(
+        page,
+        """
+        sessionStorage.clear();
+        let conversation = 7;
+        const frames = [];
+        const refused = [];
+        const socket = new m.ParleySocket({
+          url: () => "ws://parley.test/ws/widget/",
+          outbox: { storage: "session", key: "outbox-6" },
+          sendFrame: (item) => ({ type: "send", client_id: item.client_id, ...(conversation ? { conversation } : {}) }),
+          onFrame: (frame, sent) => frames.push([frame.type, frame.code || null, sent && sent.client_id]),
+          // The widget's rule: a closed conversation -> the same message starts a new one.
+          onRefused: (item, frame) => {
+            refused.push([item.client_id, frame.code, socket.outbox.has(item.client_id)]);
+            if (frame.code !== "closed") return false;
+            conversation = null;
+            return true;
+          },
+          WebSocketImpl: FakeWS,
+          timing: { backoffMin: 40, backoffMax: 40 },
+        });
+        socket.connect();
+        const ws = FakeWS.all[0];
+        ws.open();
+        const sends = (id) => ws.sent.filter((f) => f.type === "send" && f.client_id === id);
+
+        socket.send({ client_id: "busy" });
+        ws.receive({ type: "error", code: "rate_limited", ref: "busy" });
+        ws.receive({ type: "error", code: "server_error", ref: "busy" }); // one resend is due, not two
+        const keptWhileWaiting = socket.outbox.has("busy") && sends("busy").length === 1;
+        await until(() => sends("busy").length === 2);
+        await sleep(100);
+        const busySends = sends("busy").length;
+        ws.receive({ type: "ack", client_id: "busy", conversation: 7, seq: 1, message: { seq: 1, client_id: "busy" } });
+
+        socket.send({ client_id: "hostile" });
+        ws.receive({ type: "error", code: "bad_frame", ref: "hostile", message: "Invalid frame." });
+        socket.send({ client_id: "late" });
+        ws.receive({ type: "error", code: "closed", ref: "late" });
+        const late = sends("late");
+        ws.receive({ type: "error", code: "closed", ref: "not-ours" }); // no outbox item: the app's business
+
+        // A resend that is due when the socket drops is not lost: the next open flushes.
+        socket.send({ client_id: "dropped" });
+        ws.receive({ type: "error", code: "rate_limited", ref: "dropped" });
+        ws.close();
+        await until(() => FakeWS.all.length === 2);
+        FakeWS.all[1].open();
+        const afterReconnect = FakeWS.all[1].sent.filter((f) => f.type === "send").map((f) => f.client_id);
+        return { keptWhileWaiting, busySends, refused, late, frames, afterReconnect,
+                 outbox: socket.outbox.items.map((item) => item.client_id) };
+        """,
+    )
+    assert result["keptWhileWaiting"]
+    assert result["busySends"] == 2  # resent once, with the same client id, after the backoff
+    assert result["refused"] == [["hostile", "bad_frame", True], ["late", "closed", True]]
+    assert result["late"] == [
+        {"type": "send", "client_id": "late", "conversation": 7},
+        {"type": "send", "client_id": "late"},  # sendFrame asked afresh: into a new conversation
+    ]
+    assert result["frames"][:5] == [
+        ["error", "rate_limited", "busy"],
+        ["error", "server_error", "busy"],
+        ["ack", None, "busy"],
+        ["error", "bad_frame", "hostile"],
+        ["error", "closed", "late"],
+    ]
+    assert result["frames"][5] == ["error", "closed", None]
+    assert result["afterReconnect"] == ["late", "dropped"]
+    assert result["outbox"] == ["late", "dropped"]  # "hostile" left for good; the others await their ack

@@ -166,8 +166,7 @@ function onVisitor(frame) {
 }
 
 function onError(frame) {
-  // A send the server refused for good (closed, not_found, bad_frame) leaves the outbox.
-  if (frame.ref && frame.code !== "rate_limited") socket.outbox.take(frame.ref);
+  // A refused send already left the outbox, or waits there for its resend (shared/socket.js).
   toast(t("chat.error", { message: frame.message || frame.code }));
   if (state.selected) renderChat();
 }

@@ -1,10 +1,11 @@
 // The conversation on screen: which one it is, what of it we have seen (seq), and what each
 // frame from /ws/widget/ does to it (docs/protocol.md).
 
+import { RESEND_ON } from "../../shared/socket.js";
 import { socket } from "./connection.js";
 import { $ } from "./dom.js";
 import { dispatchExtensions } from "./extend.js";
-import { addGreeting, showMessage, showOperatorRead, showPending } from "./messages.js";
+import { addGreeting, showMessage, showNotSent, showOperatorRead, showPending, showRetrying } from "./messages.js";
 import { endOfChat, reopened } from "./rating.js";
 import { typingOff, typingOn } from "./typing.js";
 import { countUnread } from "./unread.js";
@@ -111,15 +112,12 @@ const handlers = {
     if (frame.event === "closed") endOfChat();
     else if (frame.event === "reopened") reopened();
   },
-  error(frame) {
-    if (frame.code === "closed" && frame.ref) {
-      // The conversation ended while this message was on its way: it starts a new one.
-      state.closed = true;
-      socket.flushOutbox();
-    } else if (frame.code === "not_found" && frame.ref) {
-      state.conversation = null;
-      socket.flushOutbox();
-    }
+  error(frame, sent) {
+    // A refused message (shared/socket.js): waiting for its resend, sent again into a new
+    // conversation (connection.js), or refused for good.
+    if (!sent) return;
+    if (!socket.outbox.has(sent.client_id)) showNotSent(sent.client_id, frame.message);
+    else if (RESEND_ON.includes(frame.code)) showRetrying(sent.client_id);
   },
 };
 

@@ -39,6 +39,21 @@ function onClose(event) {
   return true;
 }
 
+// A message refused for good: after a `closed` or `not_found` about the conversation it went
+// to, it starts a new one (sendFrame then names none); anything else leaves it not sent.
+function onRefused(item, frame) {
+  const named = Boolean(state.conversation && !state.closed);
+  if (named && frame.code === "closed") {
+    state.closed = true;
+    return true;
+  }
+  if (named && frame.code === "not_found") {
+    state.conversation = null;
+    return true;
+  }
+  return false;
+}
+
 export const socket = new ParleySocket({
   url: () => (state.token ? `${socketUrl(boot.socket)}?token=${encodeURIComponent(state.token)}` : null),
   outbox: { storage: "session", key: "parley:outbox" },
@@ -51,6 +66,7 @@ export const socket = new ParleySocket({
   },
   resumePoints: () => (state.conversation ? { [state.conversation]: state.lastSeq } : {}),
   onFrame: (frame, sent) => handleFrame(frame, sent),
+  onRefused,
   onState,
   onClose,
 });

@@ -81,6 +81,20 @@ export function showPending(item, files) {
   return li;
 }
 
+// The server will take it later (rate limit, its own failure): "not sent yet, will retry".
+export function showRetrying(clientId) {
+  const li = state.byClientId.get(clientId);
+  if (li && !li.dataset.seq) setMessageState(li, "failed");
+}
+
+// Refused for good (the server's reason, in the visitor's language): it stays on screen, unsent.
+export function showNotSent(clientId, reason) {
+  const li = state.byClientId.get(clientId);
+  if (!li || li.dataset.seq) return;
+  setMessageState(li, "failed");
+  if (reason) li.querySelector(".pw-meta").textContent = reason;
+}
+
 function placeBySeq(li) {
   // Messages with a seq are kept in seq order; unacked ones stay at the bottom.
   const log = $("pw-log");
