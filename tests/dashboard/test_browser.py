@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import time
 import urllib.request
 import uuid
+from contextlib import closing
 
 import pytest
 
 from tests.processes import CHROMIUM_ARGS
+from tests.shared.cut_socket import SocketCutter
 
 from .live import LiveParley, chromium_path
 
@@ -331,6 +334,70 @@ def test_a_dropped_socket_resumes_the_open_chat_from_its_last_seq_through_the_sh
         resumes = [f for f in sent if f.get("type") == "resume" and str(conversation) in f.get("conversations", {})]
         assert resumes and resumes[-1]["conversations"][str(conversation)] == last_seq
         assert page.locator(".msg-visitor:has-text('Written during the drop')").count() == 1
+    finally:
+        visitor.close()
+        context.close()
+
+
+def reply(page, text: str) -> None:
+    page.fill("#reply", text)
+    page.press("#reply", "Enter")
+
+
+def test_a_socket_cut_mid_send_loses_nothing_and_doubles_nothing_through_the_shared_client(live, browser):
+    """The socket dies after the server stored a reply but before its ack reached the dashboard,
+    and again before a reply reached the server; the visitor writes during the drop. Every
+    message is stored once and shows once, in seq order, in the operator's chat."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    cutter = SocketCutter(context)
+    page = context.new_page()
+    visitor = Visitor(live)
+    try:
+        visitor.send({"type": "send", "client_id": f"cut-{uuid.uuid4().hex[:8]}", "body": "Visitor before the cut"})
+        conversation = visitor.wait_for(lambda f: f["type"] == "ack")["conversation"]
+        live.login(page, live.seed["operators"][0]["email"])
+        page.wait_for_function(f"() => window.parley.state.conversations.has({conversation})")
+        status = page.evaluate(f"() => window.parley.state.conversations.get({conversation}).status")
+        page.click(f'.boxes [data-box="{"queued" if status == "queued" else "open"}"]')
+        page.click(f'#conv-list .conv[data-id="{conversation}"]')
+        page.wait_for_selector(".msg-visitor:has-text('Visitor before the cut')")
+        if status == "queued":
+            page.locator("body").press("a")
+        page.wait_for_selector("#chat-status.status-open", timeout=5000)
+        reply(page, "Operator one")
+        page.wait_for_selector(".msg-operator:has-text('Operator one'):not(.msg-pending)", timeout=5000)
+
+        # Stored, but the ack is lost with the socket; the next reply is written during the drop.
+        cutter.after_stored("Operator two")
+        reply(page, "Operator two")
+        cutter.wait_cuts(page, 1)
+        reply(page, "Operator three")
+        visitor.send({"type": "send", "client_id": f"cut-{uuid.uuid4().hex[:8]}", "conversation": conversation,
+                      "body": "Visitor during the drop"})
+        page.wait_for_selector(".msg-operator:has-text('Operator three'):not(.msg-pending)", timeout=15000)
+        # The send frame itself is lost with the socket.
+        cutter.before_server("Operator four")
+        reply(page, "Operator four")
+        cutter.wait_cuts(page, 2)
+        page.wait_for_selector(".msg-operator:has-text('Operator four'):not(.msg-pending)", timeout=15000)
+        page.wait_for_selector(".msg-visitor:has-text('Visitor during the drop')", timeout=15000)
+        page.wait_for_selector('#conn[data-state="online"]', state="attached", timeout=10000)
+
+        assert cutter.connections >= 3
+        for body in ("Operator two", "Operator four"):  # resent with the same client id
+            resent = cutter.sends(body)
+            assert len(resent) == 2 and resent[0]["client_id"] == resent[1]["client_id"], resent
+        with closing(sqlite3.connect(live.workdir / "parley.sqlite3", timeout=20)) as db:
+            stored = [body for (body,) in db.execute(
+                "SELECT body FROM conversations_message WHERE conversation_id = ? AND author_type != 'system'"
+                " AND kind != 'note' ORDER BY seq",
+                (conversation,),
+            )]
+        for body in ("Operator one", "Operator two", "Operator three", "Operator four", "Visitor during the drop"):
+            assert stored.count(body) == 1, stored
+        shown = page.locator("#messages li.msg:not(.msg-system):not(.msg-pending) .msg-body").all_inner_texts()
+        assert shown == stored  # each once, in seq order
+        assert page.locator("#messages li.msg-pending").count() == 0
     finally:
         visitor.close()
         context.close()

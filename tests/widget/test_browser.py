@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import CHROMIUM, CHROMIUM_ARGS
+from tests.shared.cut_socket import SocketCutter
 from tests.widget.live import ROOT, host_site, live_parley
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -313,6 +314,57 @@ def test_the_first_keystroke_reaches_the_operator_at_once_and_a_drop_resumes_fro
     resumes = [f for f in sent if f.get("type") == "resume" and str(conversation) in f.get("conversations", {})]
     assert resumes[-1]["conversations"][str(conversation)] == last_seq
     assert bubble(frame, "Sent during the drop").count() == 1
+    context.close()
+
+
+def test_a_socket_cut_mid_send_loses_nothing_and_doubles_nothing_through_the_shared_client(
+    parley, host, browser, operator
+):
+    """The socket dies after the server stored a message but before the ack reached the widget,
+    and again before a send reached the server; the operator writes during the drop. Every
+    message is stored once and shows once, in seq order, on the visitor's screen."""
+    context = browser.new_context(viewport=VIEWPORT, locale="en-US")
+    cutter = SocketCutter(context)
+    page = context.new_page()
+    page.goto(host + "/index.html")
+    wait_launcher(page)
+    frame = open_widget(page)
+    start_chat(frame, "Eve")
+    send(frame, "One")
+    frame.locator(".pw-state-sent", has_text="One").wait_for()
+    conversation = operator.visitor_message("One")["conversation"]
+    operator.send(type="accept", conversation=conversation)
+    frame.locator(".pw-sys").first.wait_for()
+
+    # Stored, but the ack is lost with the socket; the next message is written during the drop.
+    cutter.after_stored("Two")
+    send(frame, "Two")
+    cutter.wait_cuts(frame.page, 1)
+    send(frame, "Three")
+    operator.send(type="send", conversation=conversation, client_id="op-cut", body="Written during the drop")
+    # The send frame itself is lost with the socket.
+    frame.locator(".pw-state-sent", has_text="Three").wait_for(timeout=15000)
+    cutter.before_server("Four")
+    send(frame, "Four")
+    cutter.wait_cuts(frame.page, 2)
+    frame.locator(".pw-state-sent", has_text="Four").wait_for(timeout=15000)
+    bubble(frame, "Written during the drop").wait_for(timeout=15000)
+    wait_usable(frame)
+
+    assert cutter.connections >= 3
+    for body in ("Two", "Four"):  # resent with the same client id
+        resent = cutter.sends(body)
+        assert len(resent) == 2 and resent[0]["client_id"] == resent[1]["client_id"], resent
+    stored = parley.sql(
+        "SELECT body FROM conversations_message WHERE conversation_id = ? AND author_type != 'system'"
+        " AND kind != 'note' ORDER BY seq",
+        (conversation,),
+    )
+    stored = [body for (body,) in stored]
+    assert sorted(stored) == sorted(["One", "Two", "Three", "Four", "Written during the drop"])
+    shown = frame.locator(".pw-msg[data-seq]:not(.pw-sys) .pw-bubble").all_inner_texts()
+    assert shown == stored  # each once, in seq order
+    assert frame.locator(".pw-msg:not([data-seq]):not(.pw-greet)").count() == 0  # nothing left "sending"
     context.close()
 
 
