@@ -102,7 +102,8 @@ export class ParleySocket {
   // onRefused(item, frame): the server refused a message for good (a code not in RESEND_ON);
   //   return true to keep it and send it again now (sendFrame is asked afresh), else it leaves
   //   the outbox (the app shows it failed). Called before onFrame gets the error.
-  // onState(state, retryInSeconds), onOpen(reconnected).
+  // onState(state, retryInSeconds).
+  // onOpen(reconnected): on every open, before `resume` and the outbox; frames it sends go first.
   // onClose(event): return false to stop reconnecting (an expired session, a refused origin).
   constructor({
     url,
@@ -168,10 +169,12 @@ export class ParleySocket {
       const reconnected = this.everOpened;
       this.everOpened = true;
       this.onState("online");
+      // The app's own frames first (a subscription, say), so that the replay and the resent
+      // outbox come after whatever they depend on.
+      this.onOpen(reconnected);
       this.resume();
       this.flushOutbox();
       this.heartbeat();
-      this.onOpen(reconnected);
     });
     ws.addEventListener("message", (event) => {
       if (this.ws === ws) this.receive(event.data);

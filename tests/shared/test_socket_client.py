@@ -93,6 +93,7 @@ def test_unacked_messages_are_resent_with_the_same_client_id_after_resuming_from
           resumePoints: () => ({ 7: last }),
           onFrame: (frame, sent) => frames.push([frame.type, sent && sent.client_id]),
           onState: (state) => states.push(state),
+          onOpen: (reconnected) => socket.raw({ type: "subscribe", reconnected }),
           WebSocketImpl: FakeWS,
           timing: { backoffMin: 20, backoffMax: 40 },
         });
@@ -116,12 +117,14 @@ def test_unacked_messages_are_resent_with_the_same_client_id_after_resuming_from
         """,
     )
     assert result["onOpen"] == [
+        {"type": "subscribe", "reconnected": False},  # the app's own frames go first
         {"type": "resume", "conversations": {"7": 3}},
         {"type": "send", "client_id": "a", "conversation": 7, "body": "written before the socket opened"},
     ]
     assert result["firstSentB"] == 1  # sent at once while the socket was open
     assert result["outboxBeforeDrop"] == ["b"]  # "a" left with its ack
     assert result["afterReconnect"] == [
+        {"type": "subscribe", "reconnected": True},
         {"type": "resume", "conversations": {"7": 4}},
         {"type": "send", "client_id": "b", "conversation": 7, "body": "lost with the socket"},
     ]
