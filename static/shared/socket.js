@@ -38,11 +38,15 @@ export function socketUrl(path) {
 
 // Messages waiting for their `ack`, kept in web storage so a reload does not lose them.
 // Storage may be blocked (a third-party frame, private mode): then it lives in memory.
+// Tabs of one app may share a key (the dashboard's outbox is in localStorage): a page writes
+// its own items and keeps the others' it finds stored, so no tab writes another's unsent
+// messages away; what was stored when a page loaded is that page's to send.
 export class Outbox {
   constructor(storage, key) {
     this.storage = storage; // "local" or "session"
     this.key = key;
     this.items = this.load();
+    this.taken = new Set(); // client ids this page settled: never kept from storage again
   }
 
   store() {
@@ -64,7 +68,11 @@ export class Outbox {
 
   save() {
     try {
-      this.store()?.setItem(this.key, JSON.stringify(this.items));
+      const store = this.store();
+      if (!store) return;
+      const mine = new Set(this.items.map((item) => item.client_id));
+      const others = this.load().filter((item) => !mine.has(item.client_id) && !this.taken.has(item.client_id));
+      store.setItem(this.key, JSON.stringify([...others, ...this.items]));
     } catch {
       // A full quota: the in-memory outbox still works for this page.
     }
@@ -88,6 +96,7 @@ export class Outbox {
     const item = this.get(clientId);
     if (!item) return null;
     this.items = this.items.filter((other) => other !== item);
+    this.taken.add(clientId);
     this.save();
     return item;
   }

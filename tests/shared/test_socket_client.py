@@ -340,3 +340,30 @@ def test_a_refused_send_goes_again_after_a_backoff_when_the_refusal_is_temporary
     assert result["frames"][5] == ["error", "closed", None]
     assert result["afterReconnect"] == ["late", "dropped"]
     assert result["outbox"] == ["late", "dropped"]  # "hostile" left for good; the others await their ack
+
+
+def test_two_tabs_sharing_an_outbox_never_write_each_others_unsent_messages_away(page):
+    result = run(
+        page,
+        """
+        const key = "outbox-shared-by-tabs";
+        localStorage.removeItem(key);
+        const stored = () => JSON.parse(localStorage.getItem(key) || "[]").map((item) => item.client_id);
+        const tabA = new m.Outbox("local", key);
+        const tabB = new m.Outbox("local", key);
+        tabA.add({ client_id: "x" });
+        tabB.add({ client_id: "y" }); // B never saw x
+        const both = stored();
+        tabA.take("x"); // acked in A
+        const afterAck = stored();
+        tabB.add({ client_id: "z" }); // B still has no x to bring back
+        const afterB = stored();
+        const reloaded = new m.Outbox("local", key).items.map((item) => item.client_id);
+        return { both, afterAck, afterB, reloaded, memoryA: tabA.items.length, memoryB: tabB.items.length };
+        """,
+    )
+    assert result["both"] == ["x", "y"]
+    assert result["afterAck"] == ["y"]
+    assert result["afterB"] == ["y", "z"]
+    assert result["reloaded"] == ["y", "z"]  # a reloaded tab resends what the others have not settled
+    assert result["memoryA"] == 0 and result["memoryB"] == 2
