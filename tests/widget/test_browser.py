@@ -29,6 +29,7 @@ SCREENSHOTS = (
     else Path(tempfile.gettempdir()) / "parley-widget-screenshots"
 )
 VIEWPORT = {"width": 1000, "height": 760}
+PHONE = {"width": 375, "height": 740}
 
 
 @pytest.fixture(scope="module")
@@ -482,21 +483,28 @@ def test_widget_is_hidden_when_nobody_is_online_and_the_tenant_says_so(parley, h
 
 @pytest.mark.parametrize(
     ("name", "locale", "viewport"),
-    [("ru", "ru-RU", VIEWPORT), ("pl", "pl-PL", VIEWPORT), ("375", "en-GB", {"width": 375, "height": 740})],
+    [
+        ("ru", "ru-RU", VIEWPORT),
+        ("pl", "pl-PL", VIEWPORT),
+        ("375", "en-GB", PHONE),
+        ("375-ru", "ru-RU", PHONE),
+        ("375-pl", "pl-PL", PHONE),
+    ],
 )
 def test_screenshots_in_each_language_and_on_a_phone(parley, host, browser, operator, name, locale, viewport):
+    lang = locale[:2]
     context = browser.new_context(viewport=viewport, locale=locale, is_mobile=viewport["width"] < 500, has_touch=True)
     page = context.new_page()
     page.goto(host + "/index.html")
     wait_launcher(page)
     frame = open_widget(page)
-    assert frame.evaluate("() => document.documentElement.lang") == (name if name in ("ru", "pl") else "en")
-    start_chat(frame, {"ru": "Анна", "pl": "Zofia"}.get(name, "Sam"))
-    text = {"ru": "Здравствуйте! Есть доставка?", "pl": "Dzień dobry! Czy jest dostawa?"}.get(name, "Hi! Delivery?")
+    assert frame.evaluate("() => document.documentElement.lang") == lang
+    start_chat(frame, {"ru": "Анна", "pl": "Zofia"}.get(lang, "Sam"))
+    text = {"ru": "Здравствуйте! Есть доставка?", "pl": "Dzień dobry! Czy jest dostawa?"}.get(lang, "Hi! Delivery?")
     send(frame, text)
     conversation = operator.visitor_message(text)["conversation"]
     operator.send(type="accept", conversation=conversation)
-    reply = {"ru": "Да, завтра.", "pl": "Tak, jutro."}.get(name, "Yes, tomorrow.")
+    reply = {"ru": "Да, завтра.", "pl": "Tak, jutro."}.get(lang, "Yes, tomorrow.")
     operator.send(type="send", conversation=conversation, client_id=f"op-{name}", body=reply)
     bubble(frame, reply).wait_for()
     operator.send(type="typing", conversation=conversation, on=True)
