@@ -5,6 +5,7 @@ DJANGO_SECRET_KEY, DATABASE_URL, REDIS_URL, DJANGO_ALLOWED_HOSTS and the email
 settings. `manage.py check --deploy` is clean when those are set.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -69,6 +70,16 @@ INSTALLED_APPS = [
     "anymail",
     "apps.emailbridge",
     "apps.messengers",
+    # Visitors' social login (apps/visitorlogin, docs/visitor-login.md); never operators'.
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.facebook",
+    "allauth.socialaccount.providers.apple",
+    "allauth.socialaccount.providers.microsoft",
+    "allauth.socialaccount.providers.vk",
+    "allauth.socialaccount.providers.yandex",
+    "allauth.socialaccount.providers.mailru",
+    "apps.visitorlogin",
 ]
 
 MIDDLEWARE = [
@@ -285,6 +296,16 @@ PARLEY_TELEGRAM_LINK_MINUTES = env_int("PARLEY_TELEGRAM_LINK_MINUTES", 10)
 # Telegram's limits: about one message per second in a chat, about 30 per second per bot.
 PARLEY_TELEGRAM_CHAT_INTERVAL = float(env_str("PARLEY_TELEGRAM_CHAT_INTERVAL", "1.0"))
 PARLEY_TELEGRAM_PER_SECOND = env_int("PARLEY_TELEGRAM_PER_SECOND", 30)
+# Visitors' social login: allauth's providers with each tenant's own client (admin); never a user login.
+SOCIALACCOUNT_ADAPTER = "apps.visitorlogin.adapter.VisitorLoginAdapter"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_AUTO_SIGNUP = False
+# Minutes a login popup's nonce works (single use).
+PARLEY_VISITOR_LOGIN_MINUTES = env_int("PARLEY_VISITOR_LOGIN_MINUTES", 5)
+# JSON: a provider's endpoints on another, compatible server (staging; the tests' loopback fake),
+# e.g. {"google": {"authorize_url": ..., "access_token_url": ..., "identity_url": ...}}. Empty: the providers' own.
+PARLEY_OAUTH_ENDPOINTS = json.loads(env_str("PARLEY_OAUTH_ENDPOINTS", "{}") or "{}")
 CELERY_BEAT_SCHEDULE["messengers-telegram-sweep"] = {"task": "messengers.telegram_sweep", "schedule": 60.0}
 
 REST_FRAMEWORK = {

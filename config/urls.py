@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from apps.messengers import urls as messenger_urls
+from apps.visitorlogin import urls as visitorlogin_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -19,6 +20,8 @@ urlpatterns = [
     path("messengers/", include("apps.messengers.urls")),
     path("widget/api/telegram/", include(messenger_urls.widget_urlpatterns)),
     path("app/api/messengers/", include(messenger_urls.operator_urlpatterns)),
+    path("visitor-login/", include("apps.visitorlogin.urls")),
+    path("widget/api/social/", include(visitorlogin_urls.widget_urlpatterns)),
     path("", include("apps.accounts.urls")),
 ]
 

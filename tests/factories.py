@@ -259,3 +259,13 @@ class TelegramChatFactory(factory.django.DjangoModelFactory):
     chat_id = factory.Sequence(lambda n: 90_000 + n)
     visitor = factory.SubFactory(VisitorFactory, tenant=factory.SelfAttribute("..tenant"))
     name = factory.Sequence(lambda n: f"Telegram person {n}")
+
+
+class VisitorLoginProviderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "visitorlogin.VisitorLoginProvider"
+
+    tenant = factory.SubFactory(TenantFactory)
+    provider = factory.Iterator(["google", "microsoft", "yandex", "vk", "mailru", "facebook", "apple"])
+    client_id = factory.Sequence(lambda n: f"client-{n}")
+    secret_encrypted = factory.LazyFunction(lambda: keys.encrypt("client-secret"))

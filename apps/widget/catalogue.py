@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from apps.invoices.catalogue import widget_strings as invoice_strings
 from apps.messengers.catalogue import widget_strings as messenger_strings
+from apps.visitorlogin.catalogue import widget_strings as login_strings
 
 
 def widget_strings() -> dict[str, str]:
@@ -71,6 +72,7 @@ def widget_strings() -> dict[str, str]:
         "sys_rated": _("Thank you for rating the chat."),
         **invoice_strings(),
         **messenger_strings(),
+        **login_strings(),
     }
 
 

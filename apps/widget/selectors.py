@@ -11,6 +11,7 @@ from django.urls import reverse
 from apps.accounts.models import Membership, Tenant
 from apps.core.tenancy import tenant_scope
 from apps.messengers.selectors import telegram_widget_config
+from apps.visitorlogin.selectors import login_providers_for_widget
 from apps.widget.models import WidgetSettings
 
 LANGUAGE_CODES = tuple(code for code, _name in settings.LANGUAGES)
@@ -94,6 +95,8 @@ def widget_config(*, tenant: Tenant) -> dict[str, Any]:
         "version": int(widget.updated_at.timestamp()) if widget.pk else 0,
         # {"bot": username} when the tenant's Telegram bot works: the chat offers "Continue in Telegram".
         "telegram": telegram_widget_config(tenant=tenant),
+        # [{"id", "name"}]: the social logins the tenant offers ("log in so we remember you").
+        "login_providers": login_providers_for_widget(tenant=tenant),
     }
 
 

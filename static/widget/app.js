@@ -16,6 +16,7 @@ import { markRead } from "./js/unread.js";
 import { setOpen } from "./js/views.js";
 // Features (one import each, alphabetical): each registers its hooks in js/extend.js.
 import "./js/features/invoices.js";
+import "./js/features/sociallogin.js";
 import "./js/features/telegram.js";
 
 document.documentElement.style.setProperty("--pw-c", cfg.colour);

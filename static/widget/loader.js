@@ -92,7 +92,12 @@
     else if (m.type === "close") show(false);
     else if (m.type === "open") show(true);
     else if (m.type === "resize") box.style.setProperty("--h", Math.max(200, Math.min(+m.height || 0, 640)) + "px");
-    else if (m.type === "session") Object.assign(session, m.session);
+    else if (m.type === "session") {
+      Object.assign(session, m.session);
+      // A social login joined this browser to a visitor known from another device: keep its id.
+      const v = m.session && m.session.visitor;
+      if (v && v.anonymous_id && v.anonymous_id !== anon) store("parley:vid", anon = v.anonymous_id);
+    }
     else if (m.type === "expired") sessionStart().then((s) => { session = s; send({ type: "token", token: s.token }); }, () => {});
   });
 
