@@ -80,7 +80,9 @@ class VisitorLoginAdapter(DefaultSocialAccountAdapter):
         marker = attempt_in_session(request)
         if marker is None:
             raise ImmediateHttpResponse(
-                popup_response(request, "visitorlogin/done.html", {"ok": False, "message": services.refusal_text()}, 403)
+                popup_response(
+                    request, "visitorlogin/done.html", {"ok": False, "message": services.refusal_text()}, 403
+                )
             )
         account = sociallogin.account
         provider = account.get_provider()
@@ -111,7 +113,9 @@ class VisitorLoginAdapter(DefaultSocialAccountAdapter):
             )
         except services.LoginRefused:
             raise ImmediateHttpResponse(
-                popup_response(request, "visitorlogin/done.html", {"ok": False, "message": services.refusal_text()}, 403)
+                popup_response(
+                    request, "visitorlogin/done.html", {"ok": False, "message": services.refusal_text()}, 403
+                )
             ) from None
         raise ImmediateHttpResponse(
             popup_response(

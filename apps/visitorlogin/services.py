@@ -57,7 +57,13 @@ def source_for(provider: str) -> str:
 
 
 def visitor_login_provider_save(
-    *, tenant: Tenant, provider: str, client_id: str, secret: str = "", key: str = "", enabled: bool = True,
+    *,
+    tenant: Tenant,
+    provider: str,
+    client_id: str,
+    secret: str = "",
+    key: str = "",
+    enabled: bool = True,
     provider_settings: dict | None = None,
 ) -> VisitorLoginProvider:
     """Create or change the tenant's client for `provider`; an empty `secret` keeps the stored one."""
@@ -83,7 +89,9 @@ def visitor_login_start(*, tenant: Tenant, visitor: Visitor, provider: str) -> s
     with tenant_scope(tenant):
         if not VisitorLoginProvider.objects.filter(tenant=tenant, provider=provider, enabled=True).exists():
             raise NotFound()
-        if rate_limit_exceeded(f"visitor-login:{tenant.pk}:{visitor.pk}", limit=ATTEMPTS_PER_VISITOR_PER_HOUR, period=3600):
+        if rate_limit_exceeded(
+            f"visitor-login:{tenant.pk}:{visitor.pk}", limit=ATTEMPTS_PER_VISITOR_PER_HOUR, period=3600
+        ):
             raise RateLimited()
         nonce = secrets.token_urlsafe(32)
         with transaction.atomic():
@@ -102,9 +110,7 @@ def attempt_for_nonce(nonce: str) -> VisitorLoginAttempt:
     if not isinstance(nonce, str) or not 20 <= len(nonce) <= 64:
         raise LoginRefused()
     with scopes_disabled():
-        attempt = (
-            VisitorLoginAttempt.objects.filter(nonce_hash=nonce_hash(nonce)).select_related("tenant").first()
-        )
+        attempt = VisitorLoginAttempt.objects.filter(nonce_hash=nonce_hash(nonce)).select_related("tenant").first()
     if attempt is None or attempt.used_at is not None or attempt.expires_at <= timezone.now():
         raise LoginRefused()
     if not attempt.tenant.is_active:
@@ -168,7 +174,8 @@ def visitor_login_complete(*, tenant_id: int, attempt_id: int, profile: SocialPr
             subject=str(profile.uid)[:255],
             name=" ".join(profile.name.split())[:120],
             email=_clean_email(profile.email),
-            details_signed=False,  # the provider's word about its user: it fills blanks, it does not overwrite
+            # The provider vouches for its user's name and email: they replace what the visitor typed.
+            details_signed=True,
         )
         owner = visitor_identity_link(
             tenant=tenant,
@@ -191,9 +198,7 @@ def visitor_login_complete(*, tenant_id: int, attempt_id: int, profile: SocialPr
         }
         if owner.pk != before:
             frame["token"] = visitor_token_issue(tenant=tenant, visitor=owner)
-        transaction.on_commit(
-            lambda: events.publish_frame(events.visitor_group(before), frame), robust=True
-        )
+        transaction.on_commit(lambda: events.publish_frame(events.visitor_group(before), frame), robust=True)
     return owner
 
 

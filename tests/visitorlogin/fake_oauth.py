@@ -34,11 +34,22 @@ CLIENTS = {
 class FakeOAuth:
     def __init__(self) -> None:
         self.users = {
-            "google": {"sub": "108000000000000000001", "email": "ada@gmail.example", "name": "Ada Lovelace",
-                       "given_name": "Ada", "family_name": "Lovelace",
-                       "picture": "https://lh3.googleusercontent.example/a/ada"},
-            "microsoft": {"id": "6f1b0c2e-ms-user-1", "displayName": "Grace Hopper", "mail": "grace@outlook.example",
-                          "givenName": "Grace", "surname": "Hopper", "userPrincipalName": "grace@outlook.example"},
+            "google": {
+                "sub": "108000000000000000001",
+                "email": "ada@gmail.example",
+                "name": "Ada Lovelace",
+                "given_name": "Ada",
+                "family_name": "Lovelace",
+                "picture": "https://lh3.googleusercontent.example/a/ada",
+            },
+            "microsoft": {
+                "id": "6f1b0c2e-ms-user-1",
+                "displayName": "Grace Hopper",
+                "mail": "grace@outlook.example",
+                "givenName": "Grace",
+                "surname": "Hopper",
+                "userPrincipalName": "grace@outlook.example",
+            },
         }
         self.codes: dict[str, dict] = {}
         self.tokens: dict[str, tuple[str, dict]] = {}
@@ -70,8 +81,12 @@ class FakeOAuth:
         if client_id != CLIENTS[provider][0] or not redirect_uri:
             return 400, {}, b"invalid_client"
         code = secrets.token_urlsafe(16)
-        self.codes[code] = {"provider": provider, "client_id": client_id, "redirect_uri": redirect_uri,
-                            "user": dict(self.users[provider])}
+        self.codes[code] = {
+            "provider": provider,
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "user": dict(self.users[provider]),
+        }
         params = {"code": code}
         if "state" in query:
             params["state"] = query["state"][0]
@@ -90,8 +105,15 @@ class FakeOAuth:
         answer = {"access_token": access, "expires_in": 3599, "token_type": "Bearer"}
         if provider == "google":
             now = int(time.time())
-            claims = {"iss": "https://accounts.google.com", "aud": client_id, "iat": now, "exp": now + 3600,
-                      "jti": secrets.token_hex(8), "email_verified": True, **code["user"]}
+            claims = {
+                "iss": "https://accounts.google.com",
+                "aud": client_id,
+                "iat": now,
+                "exp": now + 3600,
+                "jti": secrets.token_hex(8),
+                "email_verified": True,
+                **code["user"],
+            }
             answer["id_token"] = jwt.encode(claims, CLIENTS[provider][1], algorithm="HS256")
             answer["scope"] = "openid https://www.googleapis.com/auth/userinfo.profile"
         else:
@@ -105,8 +127,13 @@ class FakeOAuth:
             return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}}
         user = found[1]
         if provider == "google":
-            return 200, {"id": user["sub"], "email": user["email"], "verified_email": True, "name": user["name"],
-                         "picture": user["picture"]}
+            return 200, {
+                "id": user["sub"],
+                "email": user["email"],
+                "verified_email": True,
+                "name": user["name"],
+                "picture": user["picture"],
+            }
         return 200, user
 
     def start(self) -> FakeOAuth:

@@ -171,7 +171,10 @@ def test_another_tenants_provider_is_404(client, tenant, visitor, other_tenant, 
 
 
 def test_start_needs_a_visitor_token(client, providers_offered):
-    assert client.post("/widget/api/social/start", {"provider": "google"}, content_type="application/json").status_code == 401
+    assert (
+        client.post("/widget/api/social/start", {"provider": "google"}, content_type="application/json").status_code
+        == 401
+    )
 
 
 def test_the_widget_config_lists_the_offered_providers(client, tenant, providers_offered):

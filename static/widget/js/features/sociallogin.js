@@ -5,6 +5,7 @@
 // a fast path, by postMessage from the popup.
 
 import { api, errorText } from "../api.js";
+import { openChat } from "../chat.js";
 import { socket } from "../connection.js";
 import { $, el } from "../dom.js";
 import { onFrameType } from "../extend.js";
@@ -19,12 +20,15 @@ let popup = null;
 function loggedIn(name) {
   for (const box of boxes) {
     box.querySelector(".pw-login-buttons").hidden = true;
+    box.querySelector(".pw-login-title").hidden = true;
     box.querySelector(".pw-login-note").textContent = t("login_done", { name: name || "" });
   }
 }
 
 async function start(provider, note) {
   note.textContent = "";
+  // The result comes over the socket: be connected (the pre-chat form has no socket yet).
+  socket.connect();
   // Opened inside the click, so no popup blocker stops it; pointed at Parley's page when it comes.
   popup = window.open("", "parley-login", "popup,width=480,height=640");
   try {
@@ -87,4 +91,6 @@ onFrameType("identity", (frame) => {
     socket.connect();
   }
   toHost({ type: "session", session });
+  // Logged in from the pre-chat form: the provider named the visitor, so the chat can start.
+  if (!$("pw-prechat").hidden && state.visitor.name) openChat();
 });
