@@ -198,7 +198,7 @@ def visitor_login_complete(*, tenant_id: int, attempt_id: int, profile: SocialPr
         }
         if owner.pk != before:
             frame["token"] = visitor_token_issue(tenant=tenant, visitor=owner)
-        transaction.on_commit(lambda: events.publish_frame(events.visitor_group(before), frame), robust=True)
+        events.frame_published(events.visitor_group(before), frame)
     return owner
 
 

@@ -38,6 +38,7 @@ TARGETS = [
     ("widget/api/upload", "POST", "visitor"),
     ("widget/api/attachments/<str:token>", "GET", "visitor"),
     ("widget/api/telegram/link", "POST", "visitor"),
+    ("widget/api/social/start", "POST", "visitor"),
     ("app/api/upload", "POST", "operator"),
     ("app/api/conversations", "GET", "operator"),
     ("app/api/conversations/<int:conversation_id>", "GET", "operator"),
