@@ -125,6 +125,9 @@ def test_a_visitor_logs_in_in_the_popup_and_the_card_shows_the_name_at_once(
         dashboard.click("#act-card")
     dashboard.locator("#card input[name=name]").wait_for()
 
+    # A Google account of its own per case: one account logging in again would (rightly) join the
+    # earlier case's visitor, and this card would then belong to a visitor that no longer exists.
+    fake.users["google"]["sub"] = f"10800000000000{width}{lang}"
     with context.expect_page() as opened:
         frame.locator("#pw-chat .pw-login-btn[data-provider=google]").click()
     popup = opened.value
