@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.identity",
     "apps.invoices",
     "apps.canned",
+    "apps.routing",
     "anymail",
     "apps.emailbridge",
     "apps.messengers",
@@ -234,6 +235,9 @@ PARLEY_OPERATOR_API_PER_MINUTE = env_int("PARLEY_OPERATOR_API_PER_MINUTE", 600)
 # Open sockets re-add themselves to their groups this often (core layer memberships expire or vanish with Redis).
 PARLEY_SOCKET_GROUP_REFRESH_SECONDS = env_int("PARLEY_SOCKET_GROUP_REFRESH_SECONDS", 15)
 
+# Who gets a new conversation (apps.conversations.services.conversation_route calls it in the start transaction).
+PARLEY_CONVERSATION_ROUTER = "apps.routing.hooks.conversation_started"
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -246,6 +250,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {
     # Inbound mail a dead worker left unparsed is enqueued again (apps/emailbridge).
     "emailbridge-sweep": {"task": "emailbridge.sweep", "schedule": 60.0},
+    # Offer expiries, retention, SLA breaches, queue timeouts, presence grace periods (apps/routing).
+    "routing-sweep": {"task": "routing.sweep", "schedule": float(env_str("PARLEY_ROUTING_SWEEP_SECONDS", "2"))},
+    "routing-presence-audit": {"task": "routing.presence_audit", "schedule": 30.0},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

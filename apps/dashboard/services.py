@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import secrets
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Membership, Tenant
@@ -20,37 +18,15 @@ from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.conversations.selectors import open_conversation_for_visitor
-from apps.core.tenancy import tenant_scope
+from apps.routing import presence as routing_presence
 
 from . import events
 from .models import OperatorStatus
 
 
 def operator_status_set(*, tenant: Tenant, membership: Membership, status: str) -> OperatorStatus:
-    """Switch an operator online, paused or offline, and tell the tenant's other operators."""
-    if status not in OperatorStatus.Status.values:
-        raise ValidationError(_("Unknown status."))
-    if membership.tenant_id != tenant.pk or not membership.is_active:
-        raise PermissionDenied
-    with tenant_scope(tenant), transaction.atomic():
-        row = OperatorStatus.objects.select_for_update().filter(membership=membership).first()
-        if row is None:
-            row = OperatorStatus(tenant=tenant, membership=membership)
-        changed = row.pk is None or row.status != status
-        row.status = status
-        if changed:
-            row.changed_at = timezone.now()
-        row.save()
-        if changed:
-            frame = events.presence_frame(
-                membership_id=membership.pk,
-                user_id=membership.user_id,
-                name=membership.public_name,
-                status=status,
-                changed_at=row.changed_at.isoformat(),
-            )
-            events.operator_status_changed(tenant_id=tenant.pk, frame=frame)
-    return row
+    """Switch an operator online, paused or offline (routing owns presence: apps.routing.presence)."""
+    return routing_presence.presence_set(tenant=tenant, membership=membership, status=status)
 
 
 def visitor_invite(

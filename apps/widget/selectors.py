@@ -11,6 +11,7 @@ from django.urls import reverse
 from apps.accounts.models import Membership, Tenant
 from apps.core.tenancy import tenant_scope
 from apps.messengers.selectors import telegram_widget_config
+from apps.routing import selectors as routing_selectors
 from apps.visitorlogin.selectors import login_providers_for_widget
 from apps.widget.models import WidgetSettings
 
@@ -39,10 +40,10 @@ def widget_settings_for(*, tenant: Tenant) -> WidgetSettings:
 def operators_online(*, tenant: Tenant) -> bool:
     """Whether a visitor can expect an operator to answer now.
 
-    Stand-in until routing tracks presence: the tenant is active and has at least one
-    active operator. Routing replaces this function's body, not its callers.
+    The tenant is active, inside its business hours (apps.routing) and has an active operator;
+    who is online decides the queue (positions, retention), not whether the chat shows.
     """
-    if not tenant.is_active:
+    if not tenant.is_active or not routing_selectors.is_open(tenant=tenant):
         return False
     with tenant_scope(tenant):
         return Membership.objects.filter(tenant=tenant, is_active=True).exists()

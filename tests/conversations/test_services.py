@@ -20,6 +20,7 @@ from apps.conversations.errors import (
     NotFound,
 )
 from apps.conversations.models import Attachment, Conversation, Message, PageView, Visitor, VisitorNote
+from apps.routing.presence import presence_set
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -463,10 +464,12 @@ def test_conversation_start_queues_a_chat_and_tells_operators_and_the_visitors_t
     with publish():
         conversation = services.conversation_start(tenant=tenant, visitor=visitor, subject="Billing")
     assert (conversation.status, conversation.tenant_id, conversation.visitor_id) == ("queued", tenant.pk, visitor.pk)
-    assert layer.groups() == [f"t{tenant.pk}.ops", f"v{visitor.pk}"]
+    assert layer.groups() == [f"t{tenant.pk}.ops", f"v{visitor.pk}", f"c{conversation.pk}"]
     assert layer.sent[1][1] == {"type": "visitor.follow", "conversation": conversation.pk}
     frame = layer.frames(f"t{tenant.pk}.ops")[0]
     assert (frame["type"], frame["event"], frame["conversation"]["id"]) == ("conversation", "created", conversation.pk)
+    # Routing queued it and told the visitor their place (apps/routing).
+    assert layer.frames(f"c{conversation.pk}")[0]["position"] == 1
 
 
 def test_open_or_start_reuses_the_open_conversation_and_starts_one_after_close(tenant, visitor, layer, publish):
@@ -593,6 +596,9 @@ def test_close_then_reopen(tenant, conversation, operator, layer, publish):
     with publish() as callbacks:
         services.conversation_close(tenant=tenant, conversation=conversation, by=operator)
     assert callbacks == []
+    # A reopened chat stays with its operator while they are online (apps/routing requeues it otherwise).
+    presence_set(tenant=tenant, membership=operator, status="online")
+    layer.clear()
     with publish():
         reopened = services.conversation_reopen(tenant=tenant, conversation=conversation, by=operator)
     assert (reopened.status, reopened.closed_at, reopened.assignee_id) == ("open", None, operator.pk)

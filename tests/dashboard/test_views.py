@@ -305,6 +305,8 @@ def test_the_status_switch_is_stored_and_broadcast_to_the_ops_group(op_client, o
                 "name": operator.public_name,
                 "status": "paused",
                 "changed_at": frames[0]["operator"]["changed_at"],
+                "reason": "",
+                "detail": {},
             },
         }
     ]

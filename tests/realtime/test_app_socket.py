@@ -81,6 +81,14 @@ async def test_an_operator_reply_is_acked_and_reaches_the_visitor(conversation, 
     assert "author_id" not in seen["message"]  # the visitor's audience
 
 
+def _online(membership):
+    from apps.routing.presence import presence_set
+
+    with scopes_disabled():
+        tenant = membership.tenant
+    presence_set(tenant=tenant, membership=membership, status="online")
+
+
 async def test_accept_close_reopen_and_transfer_change_the_conversation_and_answer_ok(
     conversation, operator_socket, operator, owner, visitor_socket
 ):
@@ -96,6 +104,8 @@ async def test_accept_close_reopen_and_transfer_change_the_conversation_and_answ
     assert fresh.assignee_id == owner.pk
     fresh = await act({"type": "close"})
     assert fresh.status == "closed"
+    # The reopened chat stays with its operator because they are online (apps/routing requeues it otherwise).
+    await database_sync_to_async(_online)(owner)
     fresh = await act({"type": "reopen"})
     assert fresh.status == "open"
 

@@ -325,7 +325,8 @@ async def test_resume_of_a_conversation_joins_its_live_broadcasts(sockets, visit
     tenant = await database_sync_to_async(lambda: conversation.tenant)()
     await database_sync_to_async(services.conversation_reopen)(tenant=tenant, conversation=conversation)
     live = await socket.until("conversation")
-    assert {f["type"] for f in live} == {"message", "conversation"}
+    # Its operator is offline, so routing queues it again: the visitor may also hear its queue place.
+    assert {f["type"] for f in live} - {"queue"} == {"message", "conversation"}
 
 
 async def test_a_visitor_sends_into_a_new_conversation_after_the_old_one_closed(visitor_socket, tenant, operator):

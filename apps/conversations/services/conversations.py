@@ -26,6 +26,7 @@ from apps.conversations.services import cleaning
 from apps.conversations.services.cleaning import BODY_MAX_CHARS, SERVER_CLIENT_ID_PREFIX
 from apps.conversations.services.guards import active_member, conversation_lock, in_tenant_scope, own
 from apps.conversations.services.messages import message_append, system_message
+from apps.routing import hooks as routing
 
 
 @functools.cache
@@ -135,6 +136,7 @@ def conversation_accept(*, tenant: Tenant, conversation: Conversation, membershi
         locked.status = Conversation.Status.OPEN
         message = system_message(tenant, locked, "accepted", name=operator_public_name(membership))
         locked.save(update_fields=["assignee", "status", "last_seq"])
+        routing.conversation_taken(tenant=tenant, conversation=locked, membership=membership)
         events.message_created(message)
         events.conversation_changed(locked, "assigned")
     return locked
@@ -158,6 +160,7 @@ def conversation_assign(
         locked.status = Conversation.Status.OPEN
         message = system_message(tenant, locked, "assigned", name=operator_public_name(assignee))
         locked.save(update_fields=["assignee", "status", "last_seq"])
+        routing.conversation_taken(tenant=tenant, conversation=locked, membership=assignee)
         events.message_created(message)
         events.conversation_changed(locked, "assigned")
     return locked
@@ -215,6 +218,9 @@ def conversation_transfer(
                 )
             )
         locked.save(update_fields=update_fields)
+        if to_membership is not None:
+            routing.conversation_taken(tenant=tenant, conversation=locked, membership=to_membership)
+        routing.conversation_transferred(tenant=tenant, conversation=locked)
         for message in created:
             events.message_created(message)
         events.conversation_changed(locked, "transferred")
@@ -234,6 +240,7 @@ def conversation_close(*, tenant: Tenant, conversation: Conversation, by: Member
         locked.closed_at = timezone.now()
         message = system_message(tenant, locked, "closed", name=operator_public_name(by) if by else "")
         locked.save(update_fields=["status", "closed_at", "last_seq"])
+        routing.conversation_closed(tenant=tenant, conversation=locked, by=by)
         events.message_created(message)
         events.conversation_changed(locked, "closed")
     return locked
@@ -252,6 +259,7 @@ def conversation_reopen(*, tenant: Tenant, conversation: Conversation, by: Membe
         locked.closed_at = None
         message = system_message(tenant, locked, "reopened", name=operator_public_name(by) if by else "")
         locked.save(update_fields=["status", "closed_at", "last_seq"])
+        routing.conversation_reopened(tenant=tenant, conversation=locked)
         events.message_created(message)
         events.conversation_changed(locked, "reopened")
     return locked

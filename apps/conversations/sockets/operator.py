@@ -16,6 +16,7 @@ from apps.conversations.errors import NotFound
 from apps.conversations.sockets import base
 from apps.conversations.sockets.auth import operator_still_allowed
 from apps.conversations.sockets.base import MESSAGES, FrameError, ParleySocket
+from apps.routing import hooks as routing
 
 
 def _send(**kwargs) -> str:
@@ -46,6 +47,11 @@ class OperatorConsumer(ParleySocket):
         await self.send_frame(
             {"type": "hello", "tenant": self.tenant.pk, "operator": self.membership.pk, "name": self.public_name}
         )
+        await routing.operator_socket_opened(self)
+
+    async def disconnect(self, code: int) -> None:
+        await routing.operator_socket_closed(self)
+        await super().disconnect(code)
 
     async def still_allowed(self) -> int | None:
         session = self.scope.get("session")

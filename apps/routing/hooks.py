@@ -1,0 +1,54 @@
+"""The few points where the conversation services and sockets call into routing.
+
+Kept tiny and import-light so apps.conversations can import it at module level; the work
+is in `services` and `presence`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def conversation_started(*, tenant: Any, conversation: Any) -> None:
+    """After the commit of a new conversation: queue it and offer it."""
+    from apps.core.tenancy import on_commit_in_scope
+
+    from .services import conversation_route
+
+    on_commit_in_scope(lambda: conversation_route(tenant=tenant, conversation=conversation), robust=True)
+
+
+def conversation_taken(*, tenant: Any, conversation: Any, membership: Any) -> None:
+    from .services import conversation_taken as taken
+
+    taken(tenant=tenant, conversation=conversation, membership=membership)
+
+
+def conversation_closed(*, tenant: Any, conversation: Any, by: Any) -> None:
+    from .services import conversation_released
+
+    conversation_released(tenant=tenant, conversation=conversation, by=by)
+
+
+def conversation_transferred(*, tenant: Any, conversation: Any) -> None:
+    from .services import conversation_transferred as transferred
+
+    transferred(tenant=tenant, conversation=conversation)
+
+
+def conversation_reopened(*, tenant: Any, conversation: Any) -> None:
+    from .services import conversation_reopened as reopened
+
+    reopened(tenant=tenant, conversation=conversation)
+
+
+async def operator_socket_opened(consumer: Any) -> None:
+    from .presence import socket_opened
+
+    await socket_opened(consumer)
+
+
+async def operator_socket_closed(consumer: Any) -> None:
+    from .presence import socket_closed
+
+    await socket_closed(consumer)
