@@ -77,9 +77,8 @@ def publish_queue_positions(frames: list[dict[str, Any]]) -> None:
 
 def publish_queue_left(*, conversation_id: int) -> None:
     """The chat left the queue (accepted, closed): the widget hides its position."""
-    publish_frame(
-        conversation_group(conversation_id), {"type": "queue", "event": "left", "conversation": conversation_id, "position": 0}
-    )
+    frame = {"type": "queue", "event": "left", "conversation": conversation_id, "position": 0}
+    publish_frame(conversation_group(conversation_id), frame)
 
 
 def publish_sla_breached(*, tenant_id: int, conversation_id: int, due_at: str) -> None:

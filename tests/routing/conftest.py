@@ -2,11 +2,31 @@ import pytest
 from django_scopes import scopes_disabled
 
 from apps.accounts.models import Role
+from apps.conversations import events as conversation_events
 from apps.conversations import services as conversation_services
 from apps.routing.models import RoutingSettings
 from apps.routing.presence import presence_set
 from tests import factories
-from tests.conversations.conftest import RecordingLayer, _fast_password_hashing, layer, publish  # noqa: F401
+from tests.conversations.conftest import RecordingLayer
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def layer(monkeypatch):
+    """Records every broadcast (conversation and routing events share one channel-layer hop)."""
+    recording = RecordingLayer()
+    monkeypatch.setattr(conversation_events, "get_channel_layer", lambda: recording)
+    return recording
+
+
+@pytest.fixture
+def publish(django_capture_on_commit_callbacks, layer):
+    """`with publish():` runs the block's on-commit callbacks (events and routing run on commit)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

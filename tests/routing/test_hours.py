@@ -1,7 +1,6 @@
 """Business hours in the tenant's time zone, across daylight-saving changes and holidays."""
 
-from datetime import date, datetime, time
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from apps.routing.hours import Schedule
@@ -12,7 +11,9 @@ WEEKDAYS_9_TO_17 = {d: [(time(9), time(17))] for d in range(5)}
 
 def schedule(**extra):
     return Schedule(
-        time_zone="Europe/Warsaw", enabled=True, weekly=extra.get("weekly", WEEKDAYS_9_TO_17),
+        time_zone="Europe/Warsaw",
+        enabled=True,
+        weekly=extra.get("weekly", WEEKDAYS_9_TO_17),
         holidays=frozenset(extra.get("holidays", ())),
     )
 
@@ -44,7 +45,7 @@ def test_a_target_across_the_spring_dst_change_is_in_real_hours():
     # Friday 27 March 2026 16:00 + 2 business hours: 1 h on Friday, then Monday 30 March 09:00 + 1 h
     # (the clocks went forward on Sunday 29 March; Monday's 10:00 is 08:00 UTC, not 09:00).
     due = schedule().add_business_seconds(warsaw(2026, 3, 27, 16, 0), 2 * 3600)
-    assert due.astimezone(dt_timezone.utc) == datetime(2026, 3, 30, 8, 0, tzinfo=dt_timezone.utc)
+    assert due.astimezone(UTC) == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)
 
 
 def test_a_night_shift_across_the_autumn_dst_change_lasts_one_hour_longer():

@@ -33,7 +33,9 @@ def later(seconds):
 
 def accept(tenant, conversation, membership, publish):
     with publish():
-        return conversation_services.conversation_accept(tenant=tenant, conversation=conversation, membership=membership)
+        return conversation_services.conversation_accept(
+            tenant=tenant, conversation=conversation, membership=membership
+        )
 
 
 def test_a_new_chat_is_offered_to_an_online_operator_with_a_deadline(tenant, make_operator, start_chat, layer):
@@ -75,7 +77,7 @@ def test_least_busy_prefers_the_operator_with_the_fewest_chats_and_respects_limi
 
 
 def test_sticky_offers_a_returning_visitor_to_their_last_operator(tenant, make_operator, start_chat, publish):
-    first_op, second_op = make_operator(limit=5), make_operator(limit=5)
+    _first_op, second_op = make_operator(limit=5), make_operator(limit=5)
     with scopes_disabled():
         visitor = factories.VisitorFactory(tenant=tenant)
     earlier = start_chat(visitor=visitor)
@@ -117,7 +119,9 @@ def test_an_unaccepted_offer_moves_to_the_next_operator_at_its_deadline_not_befo
     nxt = second_op if holder == first_op.pk else first_op
     assert offered_to(conversation) == nxt.pk
     with scopes_disabled():
-        outcomes = list(Offer.objects.filter(conversation=conversation).order_by("offered_at").values_list("outcome", flat=True))
+        outcomes = list(
+            Offer.objects.filter(conversation=conversation).order_by("offered_at").values_list("outcome", flat=True)
+        )
         assert OperatorRouting.objects.get(membership_id=holder).missed_in_row == 1
     assert outcomes == ["expired", "pending"]
     assert {(f["event"]) for f in layer.frames(f"u{nxt.user_id}")} == {"made"}
@@ -154,7 +158,7 @@ def test_an_offer_never_loops_between_two_operators_beyond_the_rounds(
     tenant, make_operator, start_chat, publish, routing_settings
 ):
     routing_settings(missed_offers_to_pause=50, offer_rounds=2)
-    a, b = make_operator(), make_operator()
+    _a, _b = make_operator(), make_operator()
     conversation = start_chat()
     seen = [offered_to(conversation)]
     for step in range(1, 8):
@@ -167,9 +171,7 @@ def test_an_offer_never_loops_between_two_operators_beyond_the_rounds(
     assert entry_of(conversation).waiting
 
 
-def test_the_backlog_is_offered_oldest_first_when_someone_comes_online(
-    tenant, make_operator, start_chat, publish
-):
+def test_the_backlog_is_offered_oldest_first_when_someone_comes_online(tenant, make_operator, start_chat, publish):
     chats = [start_chat() for _ in range(3)]
     assert [entry_of(c).position for c in chats] == [1, 2, 3]
     operator = make_operator(limit=2, online=False)
@@ -195,7 +197,9 @@ def test_queue_positions_shrink_and_only_those_behind_are_told(tenant, make_oper
     with publish():
         conversation_services.conversation_accept(tenant=tenant, conversation=chats[1], membership=operator)
     assert [entry_of(c).position for c in chats] == [1, 0, 2, 3]
-    told = {int(g[1:]): f for g in set(layer.groups()) if g.startswith("c") for f in layer.frames(g) if f["type"] == "queue"}
+    told = {
+        int(g[1:]): f for g in set(layer.groups()) if g.startswith("c") for f in layer.frames(g) if f["type"] == "queue"
+    }
     assert set(told) == {chats[1].pk, chats[2].pk, chats[3].pk}  # not chats[0]: its place did not change
     assert (told[chats[2].pk]["position"], told[chats[3].pk]["position"]) == (2, 3)
     assert told[chats[1].pk]["event"] == "left"
@@ -203,7 +207,9 @@ def test_queue_positions_shrink_and_only_those_behind_are_told(tenant, make_oper
     assert told[chats[3].pk]["eta"] is not None
 
 
-def test_the_retention_phrase_is_sent_once_and_asks_for_an_email(tenant, make_operator, start_chat, publish, routing_settings):
+def test_the_retention_phrase_is_sent_once_and_asks_for_an_email(
+    tenant, make_operator, start_chat, publish, routing_settings
+):
     routing_settings(retention_phrase="Still there? Leave your email.")
     conversation = start_chat()
     with publish():
@@ -262,7 +268,7 @@ def test_a_transfer_to_a_department_queues_the_chat_for_its_members(tenant, make
 def test_a_page_address_rule_chooses_the_department(tenant, make_operator, start_chat):
     from apps.routing.models import DepartmentRouting
 
-    sales, other = make_operator(limit=5), make_operator(limit=5)
+    sales, _other = make_operator(limit=5), make_operator(limit=5)
     with scopes_disabled():
         department = factories.DepartmentFactory(tenant=tenant, name="Sales")
         department.members.add(sales)
