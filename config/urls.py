@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("apps.routing.urls")),  # widget/api/queue/..., app/api/routing/...
     path("widget/api/", include("apps.conversations.urls")),
     path("widget/", include("apps.widget.urls")),
     path("app/api/", include("apps.conversations.operator_urls")),

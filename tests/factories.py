@@ -1,5 +1,6 @@
 """Factories build rows with scopes disabled, as fixtures; the code under test runs scoped."""
 
+import datetime
 from datetime import timedelta
 
 import factory
@@ -269,3 +270,54 @@ class VisitorLoginProviderFactory(factory.django.DjangoModelFactory):
     provider = factory.Iterator(["google", "microsoft", "yandex", "vk", "mailru", "facebook", "apple"])
     client_id = factory.Sequence(lambda n: f"client-{n}")
     secret_encrypted = factory.LazyFunction(lambda: keys.encrypt("client-secret"))
+class RoutingSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "routing.RoutingSettings"
+        django_get_or_create = ("tenant",)
+
+    tenant = factory.SubFactory(TenantFactory)
+
+
+class WeeklyHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "routing.WeeklyHours"
+
+    tenant = factory.SubFactory(TenantFactory)
+    weekday = 0
+    opens = datetime.time(9)
+    closes = datetime.time(17)
+
+
+class HolidayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "routing.Holiday"
+
+    tenant = factory.SubFactory(TenantFactory)
+    date = factory.Sequence(lambda n: datetime.date(2030, 1, 1) + datetime.timedelta(days=n))
+    name = "Holiday"
+
+
+class DepartmentRoutingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "routing.DepartmentRouting"
+
+    tenant = factory.SubFactory(TenantFactory)
+    department = factory.SubFactory(DepartmentFactory, tenant=factory.SelfAttribute("..tenant"))
+    url_patterns = "/pricing"
+
+
+class OperatorRoutingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "routing.OperatorRouting"
+
+    tenant = factory.SubFactory(TenantFactory)
+    membership = factory.SubFactory(MembershipFactory, tenant=factory.SelfAttribute("..tenant"))
+
+
+class MissedChatFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "routing.MissedChat"
+
+    tenant = factory.SubFactory(TenantFactory)
+    conversation = factory.SubFactory(ConversationFactory, tenant=factory.SelfAttribute("..tenant"))
+    reason = "visitor_left"

@@ -11,6 +11,7 @@ from django.utils.translation import pgettext
 
 from apps.invoices.catalogue import dashboard_strings as invoice_strings
 from apps.messengers.catalogue import dashboard_strings as messenger_strings
+from apps.routing.catalogue import dashboard_strings as routing_strings
 
 
 def js_catalogue() -> dict[str, str]:
@@ -178,6 +179,7 @@ def js_catalogue() -> dict[str, str]:
         "err.network": _("Network error. Try again."),
         **invoice_strings(),
         **messenger_strings(),
+        **routing_strings(),
         # email conversations (js/features/email.js)
         "email.badge": pgettext("channel", "Email"),
         "email.header": _("Email: %(subject)s"),

@@ -21,6 +21,8 @@ from .models import DepartmentRouting, Holiday, Offer, OperatorRouting, QueueEnt
 BUSY_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
 # The queue's ETA is drawn from the accepts of this last stretch of time.
 ETA_WINDOW = timedelta(minutes=30)
+# Fewer accepts than this in the window give no estimate (one accept is not a rate).
+ETA_MIN_ACCEPTS = 3
 
 
 def settings_for(*, tenant: Tenant) -> RoutingSettings:
@@ -134,10 +136,12 @@ def last_operator_of(*, tenant: Tenant, conversation: Conversation) -> int | Non
 
 
 def accept_rate(*, tenant: Tenant, now: datetime | None = None) -> float:
-    """Chats taken from the queue per second over the last ETA_WINDOW (0 when none)."""
+    """Chats taken from the queue per second over the last ETA_WINDOW (0 below ETA_MIN_ACCEPTS: no guess)."""
     now = now or timezone.now()
     with tenant_scope(tenant):
         taken = QueueEntry.objects.filter(tenant=tenant, taken_at__gte=now - ETA_WINDOW).count()
+    if taken < ETA_MIN_ACCEPTS:
+        return 0.0
     return taken / ETA_WINDOW.total_seconds()
 
 

@@ -31,6 +31,7 @@ import "./js/features/canned.js";
 import "./js/features/invoices.js";
 import "./js/features/email.js";
 import "./js/features/telegram.js";
+import "./js/features/routing.js";
 
 const TICK = 1000;
 const VISITORS_EVERY = 15000;

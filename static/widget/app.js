@@ -18,6 +18,7 @@ import { setOpen } from "./js/views.js";
 import "./js/features/invoices.js";
 import "./js/features/sociallogin.js";
 import "./js/features/telegram.js";
+import "./js/features/queue.js";
 
 document.documentElement.style.setProperty("--pw-c", cfg.colour);
 document.documentElement.style.setProperty("--pw-fg", cfg.ink);

@@ -67,6 +67,9 @@ TARGETS = [
     ("app/api/invoices/<int:invoice_id>/send", "POST", "operator"),
     ("app/api/invoices/<int:invoice_id>/cancel", "POST", "operator"),
     ("app/api/messengers/visitors/<int:visitor_id>", "GET", "operator"),
+    ("widget/api/queue/state", "POST", "visitor"),
+    ("widget/api/queue/email", "POST", "visitor"),
+    ("app/api/routing/state", "GET", "operator"),
 ]
 # Verified by the payment provider's signature before anything is read: apps/invoices' own tests.
 NOT_FUZZED_HERE = {"invoices/webhooks/<str:provider>/<str:webhook_token>/"}

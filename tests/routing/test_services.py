@@ -7,7 +7,7 @@ from django_scopes import scopes_disabled
 from apps.conversations import services as conversation_services
 from apps.conversations.models import Conversation, Message
 from apps.dashboard.models import OperatorStatus
-from apps.routing import services, sweeps
+from apps.routing import selectors, services, sweeps
 from apps.routing.models import MissedChat, Offer, OperatorRouting, QueueEntry
 from apps.routing.presence import presence_set
 from tests import factories
@@ -203,8 +203,9 @@ def test_queue_positions_shrink_and_only_those_behind_are_told(tenant, make_oper
     assert set(told) == {chats[1].pk, chats[2].pk, chats[3].pk}  # not chats[0]: its place did not change
     assert (told[chats[2].pk]["position"], told[chats[3].pk]["position"]) == (2, 3)
     assert told[chats[1].pk]["event"] == "left"
-    # One accept in the last half hour: an ETA is known now.
-    assert told[chats[3].pk]["eta"] is not None
+    # One accept in the last half hour is no rate yet: no estimate rather than a wild one.
+    assert told[chats[3].pk]["eta"] is None
+    assert selectors.eta_seconds(position=3, rate=3 / 1800) == 1800
 
 
 def test_the_retention_phrase_is_sent_once_and_asks_for_an_email(

@@ -1,0 +1,143 @@
+// Routing in the dashboard: a chat offered to me (banner with a countdown, sound, notification,
+// accept with A or Alt+Enter), why the system paused me or set me offline (next to my status),
+// and the first-response countdown or breach mark of unanswered chats (header and list).
+
+import { accept, renderStatus } from "../actions.js";
+import { get } from "../api.js";
+import { $, h } from "../dom.js";
+import { onFrameType, registerHeaderStatus, registerListBadge } from "../extend.js";
+import { t } from "../i18n.js";
+import { renderList, visitorName } from "../list.js";
+import * as notify from "../notify.js";
+import { me, serverNow, state } from "../state.js";
+
+const offers = new Map(); // conversation id -> expiry (ms) or null (broadcast)
+const sla = new Map(); // conversation id -> {due_at, breached}
+let banner = null;
+let reasonNode = null;
+
+function clockText(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function reasonText(presence) {
+  if (presence.reason === "missed_offers") return t("routing.reason.missed", { n: presence.detail?.missed ?? "" });
+  if (presence.reason === "disconnected") return t("routing.reason.disconnected");
+  return "";
+}
+
+function showReason(presence) {
+  if (!reasonNode) {
+    reasonNode = h("span", { class: "op-reason", id: "op-status-reason", role: "status" });
+    $(".op-status").after(reasonNode);
+  }
+  const text = presence.status !== "online" ? reasonText(presence) : "";
+  reasonNode.textContent = text;
+  reasonNode.hidden = !text;
+}
+
+function renderBanner() {
+  const id = offers.keys().next().value;
+  if (id === undefined) {
+    banner?.remove();
+    banner = null;
+    return;
+  }
+  if (!banner) {
+    banner = h("div", { class: "offer-banner", id: "offer-banner", role: "alert" });
+    document.body.append(banner);
+  }
+  const expires = offers.get(id);
+  const summary = state.conversations.get(id);
+  const left = expires ? (expires - serverNow()) / 1000 : null;
+  const button = h("button", { type: "button", class: "btn primary small", text: t("routing.accept") });
+  button.addEventListener("click", () => take(id));
+  banner.replaceChildren(
+    h("strong", { text: t("routing.offer", { name: summary ? visitorName(summary) : `#${id}` }) }),
+    h("span", { class: "offer-left", text: left === null ? "" : t("routing.offer_left", { time: clockText(left) }) }),
+    button,
+    h("kbd", { text: "A" }),
+  );
+}
+
+function take(id) {
+  offers.delete(id);
+  renderBanner();
+  accept(id);
+}
+
+function onOffer(frame) {
+  const id = frame.conversation;
+  if (frame.event === "made") {
+    offers.set(id, frame.expires_at ? new Date(frame.expires_at).getTime() : null);
+    notify.chime();
+    notify.blinkTitle(t("routing.offer_title"));
+    notify.desktopNotify(t("notify.title"), t("routing.offer_title"), () => take(id));
+  } else {
+    offers.delete(id);
+    if (frame.event === "expired") notify.stopBlinking();
+  }
+  renderBanner();
+  renderList();
+}
+
+function onPresence(frame) {
+  if (frame.operator?.id !== me.id) return;
+  me.status = frame.operator.status;
+  renderStatus();
+  showReason(frame.operator);
+}
+
+function onSla(frame) {
+  const entry = sla.get(frame.conversation) || {};
+  sla.set(frame.conversation, { ...entry, due_at: frame.due_at, breached: true });
+  renderList();
+}
+
+async function refresh() {
+  const ids = [...state.conversations.values()].filter((c) => !c.first_reply_at && c.status !== "closed").map((c) => c.id);
+  try {
+    const data = await get(`/app/api/routing/state?ids=${ids.slice(0, 200).join(",")}`);
+    showReason(data.presence);
+    for (const offer of data.offers) offers.set(offer.conversation, offer.expires_at ? new Date(offer.expires_at).getTime() : null);
+    for (const [id, value] of Object.entries(data.sla)) sla.set(Number(id), value);
+    renderBanner();
+    renderList();
+  } catch {
+    // the next refresh tries again
+  }
+}
+
+function slaBadge(summary) {
+  const target = sla.get(summary.id);
+  if (!target || summary.first_reply_at || summary.status === "closed" || !target.due_at) return null;
+  const left = (new Date(target.due_at).getTime() - serverNow()) / 1000;
+  if (target.breached || left <= 0) return h("span", { class: "badge sla-breached", text: t("routing.sla_breached") });
+  return h("span", { class: "badge sla", text: t("routing.sla_left", { time: clockText(left) }) });
+}
+
+function onKeydown(event) {
+  if (!offers.size || document.querySelector("dialog[open]")) return;
+  const editing = ["INPUT", "TEXTAREA", "SELECT"].includes(event.target?.tagName) || event.target?.isContentEditable;
+  const hotkey = (event.altKey && event.key === "Enter") || (!editing && !event.ctrlKey && !event.metaKey && !event.altKey && event.key === "a");
+  if (!hotkey) return;
+  event.preventDefault();
+  event.stopImmediatePropagation(); // the offered chat, not whichever one is selected
+  take(offers.keys().next().value);
+}
+
+onFrameType("offer", onOffer);
+onFrameType("presence", onPresence);
+onFrameType("sla", onSla);
+onFrameType("hello", refresh); // every (re)connect: offers and reasons as the server has them
+registerListBadge((summary) =>
+  offers.has(summary.id) ? h("span", { class: "badge offered", text: t("routing.offered_badge") }) : slaBadge(summary),
+);
+registerHeaderStatus(slaBadge);
+window.addEventListener("keydown", onKeydown, true);
+setInterval(() => {
+  if (offers.size) renderBanner();
+}, 1000);
+setTimeout(refresh, 2000); // once the lists are in: their first-response targets
+setInterval(refresh, 30000);
