@@ -67,3 +67,20 @@ def test_closing_at_midnight_means_the_end_of_the_day():
     s = Schedule(time_zone="Europe/Warsaw", enabled=True, weekly={0: [(time(20), time(0))]}, holidays=frozenset())
     assert s.is_open(warsaw(2026, 11, 30, 23, 59))
     assert not s.is_open(warsaw(2026, 12, 1, 0, 0))
+
+
+def test_outside_business_hours_the_widget_follows_the_offline_behaviour(client, tenant, operator):
+    from django.urls import reverse
+    from django_scopes import scopes_disabled
+
+    from apps.routing.models import RoutingSettings, WeeklyHours
+
+    url = reverse("widget:config", args=[tenant.widget_key])
+    assert client.get(url).json()["online"] is True
+    with scopes_disabled():
+        RoutingSettings.objects.create(tenant=tenant, business_hours_enabled=True)
+    assert client.get(url).json()["online"] is False  # no opening hours at all: closed
+    with scopes_disabled():
+        for weekday in range(7):
+            WeeklyHours.objects.create(tenant=tenant, weekday=weekday, opens=time(0), closes=time(0))
+    assert client.get(url).json()["online"] is True  # open around the clock
