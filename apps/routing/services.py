@@ -110,7 +110,8 @@ def _enqueue(
     entry.taken_at = None
     entry.taken_by = None
     entry.missed_due_at = now + timedelta(seconds=settings.queue_timeout_seconds)
-    if entry.retention_sent_at is None:
+    # The retention phrase asks a live visitor for an email address: not for mail or messenger chats.
+    if entry.retention_sent_at is None and conversation.channel == Conversation.Channel.WIDGET:
         entry.retention_due_at = now + timedelta(seconds=settings.retention_seconds)
     if conversation.first_reply_at is None and sla_seconds and entry.sla_due_at is None:
         entry.sla_due_at = schedule.add_business_seconds(now, sla_seconds)

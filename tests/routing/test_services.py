@@ -325,3 +325,17 @@ def test_route_leaves_a_chat_that_was_accepted_meanwhile_alone(tenant, make_oper
     assert services.conversation_route(tenant=tenant, conversation=conversation) is None
     with scopes_disabled():
         assert not QueueEntry.objects.filter(conversation=conversation).exists()
+
+
+def test_an_email_conversation_is_routed_but_gets_no_retention_phrase(tenant, make_operator, publish):
+    operator = make_operator()
+    with scopes_disabled():
+        visitor = factories.VisitorFactory(tenant=tenant)
+    with publish():
+        conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor, channel="email")
+        sweeps.queue_sweep(now=later(31))
+    assert offered_to(conversation) is not None or entry_of(conversation).waiting
+    assert entry_of(conversation).retention_due_at is None
+    with scopes_disabled():
+        assert not Message.objects.filter(conversation=conversation, data__event="retention").exists()
+    assert operator.pk

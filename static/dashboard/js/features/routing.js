@@ -114,7 +114,21 @@ function slaBadge(summary) {
   if (!target || summary.first_reply_at || summary.status === "closed" || !target.due_at) return null;
   const left = (new Date(target.due_at).getTime() - serverNow()) / 1000;
   if (target.breached || left <= 0) return h("span", { class: "badge sla-breached", text: t("routing.sla_breached") });
-  return h("span", { class: "badge sla", text: t("routing.sla_left", { time: clockText(left) }) });
+  return h("span", { class: "badge sla", dataset: { due: target.due_at }, text: t("routing.sla_left", { time: clockText(left) }) });
+}
+
+// The countdowns tick in place, without re-rendering the lists.
+function tickSla() {
+  for (const badge of document.querySelectorAll(".badge.sla[data-due]")) {
+    const left = (new Date(badge.dataset.due).getTime() - serverNow()) / 1000;
+    if (left <= 0) {
+      badge.className = "badge sla-breached";
+      badge.textContent = t("routing.sla_breached");
+      delete badge.dataset.due;
+    } else {
+      badge.textContent = t("routing.sla_left", { time: clockText(left) });
+    }
+  }
 }
 
 function onKeydown(event) {
@@ -131,6 +145,15 @@ onFrameType("offer", onOffer);
 onFrameType("presence", onPresence);
 onFrameType("sla", onSla);
 onFrameType("hello", refresh); // every (re)connect: offers and reasons as the server has them
+let soon = null;
+onFrameType("conversation", (frame) => {
+  // A new or requeued chat: its first-response target, shortly (one request for a burst).
+  if (!["created", "reopened", "transferred"].includes(frame.event) || soon) return;
+  soon = setTimeout(() => {
+    soon = null;
+    refresh();
+  }, 1000);
+});
 registerListBadge((summary) =>
   offers.has(summary.id) ? h("span", { class: "badge offered", text: t("routing.offered_badge") }) : slaBadge(summary),
 );
@@ -139,5 +162,15 @@ window.addEventListener("keydown", onKeydown, true);
 setInterval(() => {
   if (offers.size) renderBanner();
 }, 1000);
-setTimeout(refresh, 2000); // once the lists are in: their first-response targets
+// Once the lists are in (their first-response targets), then every 30 s; countdowns every second.
+let tries = 0;
+function firstRefresh() {
+  if (!state.listsLoaded && tries++ < 20) {
+    setTimeout(firstRefresh, 500);
+    return;
+  }
+  refresh();
+}
+firstRefresh();
 setInterval(refresh, 30000);
+setInterval(tickSla, 1000);
