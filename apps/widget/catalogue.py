@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from apps.invoices.catalogue import widget_strings as invoice_strings
 from apps.messengers.catalogue import widget_strings as messenger_strings
-from apps.visitorlogin.catalogue import widget_strings as login_strings
 from apps.routing.catalogue import widget_strings as routing_strings
+from apps.visitorlogin.catalogue import widget_strings as login_strings
 
 
 def widget_strings() -> dict[str, str]:
