@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.http import ApiError
 
-class ConversationError(Exception):
+
+class ConversationError(ApiError):
+    """Every HTTP API answers these as `{"error": {"code", "message", "field"}}` (apps/core/http.py)."""
+
     code = "bad_frame"
     http_status = 400
     default_message = _("The request is not valid.")
-
-    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
-        self.message = str(message if message is not None else self.default_message)
-        self.field = field
-        super().__init__(self.message)
-
-    def as_dict(self) -> dict:
-        data = {"code": self.code, "message": self.message}
-        if self.field:
-            data["field"] = self.field
-        return data
 
 
 class BadInput(ConversationError):

@@ -53,13 +53,14 @@ class OperatorApiRateLimitMiddleware:
         user = getattr(request, "user", None)
         if request.path.startswith(self.PREFIX) and user is not None and user.is_authenticated:
             from django.conf import settings
-            from django.http import JsonResponse
             from django.utils.translation import gettext as _
+
+            from apps.core.http import error_body, json_response
 
             limit = settings.PARLEY_OPERATOR_API_PER_MINUTE
             if rate_limit_exceeded(f"app-api:u{user.pk}", limit=limit, period=60):
-                response = JsonResponse(
-                    {"error": "rate_limited", "message": _("Too many requests; try again in a minute.")}, status=429
+                response = json_response(
+                    error_body("rate_limited", _("Too many requests; try again in a minute.")), status=429
                 )
                 response["Retry-After"] = str(60 - int(time.time()) % 60)
                 return response

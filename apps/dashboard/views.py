@@ -8,7 +8,6 @@ that tenant's scope, so another tenant's id is a 404 exactly like a missing one.
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -21,13 +20,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.conversations import services as conversation_services
-from apps.conversations.errors import ConversationError
-from apps.core.jsonbounds import JSONTooLarge, loads_bounded
+from apps.core.http import ApiError, error_body, error_response, json_response, read_json
 
 from . import selectors, services
 from .catalogue import js_catalogue
-
-JSON_BODY_LIMIT = 64 * 1024
 
 
 def member_required(view):
@@ -38,48 +34,28 @@ def member_required(view):
         is_api = request.path.startswith("/app/api/")
         if not request.user.is_authenticated:
             if is_api:
-                return JsonResponse({"error": "not_authenticated"}, status=401)
+                return json_response(error_body("not_authenticated", _("Sign in first.")), status=401)
             return redirect_to_login(request.get_full_path())
         if request.membership is None:
             if is_api:
-                return JsonResponse({"error": "forbidden"}, status=403)
+                return error_response(PermissionDenied())
             return render(request, "accounts/no_membership.html", status=403)
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def read_json(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = loads_bounded(request.body or b"{}", max_bytes=JSON_BODY_LIMIT)
-    except JSONTooLarge as exc:
-        raise ValidationError(_("The request is too large.")) from exc
-    except ValueError as exc:
-        raise ValidationError(_("The request is not valid JSON.")) from exc
-    if not isinstance(data, dict):
-        raise ValidationError(_("The request is not valid JSON."))
-    return data
-
-
-def bad_request(exc: ValidationError) -> JsonResponse:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    return JsonResponse({"error": "bad_request", "detail": detail}, status=400)
-
-
 def api(view):
-    """JSON endpoints: validation errors become 400, permission errors 403."""
+    """JSON endpoints: every refusal is the one error shape of apps/core/http.py
+    (validation 400 `bad_request` naming the field, permission 403, domain errors with their code;
+    NotFound covers "missing" and "another tenant's" alike: the same 404)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except ValidationError as exc:
-            return bad_request(exc)
-        except PermissionDenied:
-            return JsonResponse({"error": "forbidden"}, status=403)
-        except ConversationError as exc:
-            # NotFound covers "missing" and "another tenant's" alike: the same 404.
-            return JsonResponse({"error": exc.code, "message": exc.message, "field": exc.field}, status=exc.http_status)
+        except (ValidationError, PermissionDenied, ApiError) as exc:
+            return error_response(exc)
 
     return member_required(wrapper)
 
@@ -100,7 +76,7 @@ def app(request: HttpRequest) -> HttpResponse:
         "me": {
             "id": membership.pk,
             "user": request.user.pk,
-            "name": membership.public_name,
+            "name": membership.name_for_team,
             "email": request.user.email,
             "status": selectors.operator_status_of(tenant=request.tenant, membership=membership),
             "is_admin": membership.is_admin,

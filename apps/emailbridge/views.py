@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from apps.conversations.errors import BadInput, ConversationError, Forbidden, NotFound
 from apps.conversations.models import Visitor
 from apps.conversations.services import MAX_ATTACHMENTS_PER_MESSAGE
-from apps.conversations.views import error_response
+from apps.core.http import error_response
 from apps.core.tenancy import tenant_scope
 from apps.emailbridge import selectors, services
 

@@ -17,10 +17,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import error_body, error_response, json_response
 from apps.core.ratelimit import client_address, rate_limit_exceeded
 from apps.core.tenancy import tenant_scope
 from apps.invoices import selectors, services
@@ -122,11 +124,11 @@ def provider_webhook(request: HttpRequest, provider: str, webhook_token: str) ->
     if account is None:
         raise Http404()
     if int(request.META.get("CONTENT_LENGTH") or 0) > WEBHOOK_MAX_BYTES or len(request.body) > WEBHOOK_MAX_BYTES:
-        return JsonResponse({"error": {"code": "too_large"}}, status=413)
+        return json_response(error_body("too_large", _("The request is too large.")), status=413)
     try:
         event = provider_for(account).verify(body=request.body, headers=request.headers)
     except BadSignature as error:
         # Unverified input is not stored: anyone can post here.
-        return JsonResponse({"error": error.as_dict()}, status=400)
+        return error_response(error)
     row, created = services.provider_event_apply(tenant=account.tenant, account=account, event=event)
     return JsonResponse({"received": True, "duplicate": not created, "outcome": row.outcome})

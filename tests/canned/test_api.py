@@ -60,7 +60,7 @@ def test_a_reply_the_operator_cannot_see_is_not_found(
     else:
         response = getattr(op_client, method)(url)
     assert response.status_code == 404
-    assert response.json()["error"] == "not_found"
+    assert response.json()["error"]["code"] == "not_found"
     with scopes_disabled():
         assert list(CannedReply.objects.values()) == before
 
@@ -68,14 +68,14 @@ def test_a_reply_the_operator_cannot_see_is_not_found(
 def test_fill_for_another_tenants_conversation_is_not_found(op_client, other_conversation, make_reply):
     reply = make_reply("hi")
     response = post(op_client, f"{URL}{reply.pk}/fill", {"conversation": other_conversation.pk})
-    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
 def test_fill_returns_the_filled_text(op_client, operator, conversation, make_reply):
     reply = make_reply("hi", text="Hi {{visitor.name|there}}, {{operator.name}} of {{company.name}} here.")
     response = post(op_client, f"{URL}{reply.pk}/fill", {"conversation": conversation.pk})
     assert response.status_code == 200
-    assert response.json()["text"] == f"Hi there, {operator.public_name} of Acme here."
+    assert response.json()["text"] == f"Hi there, {operator.name_for_visitors} of Acme here."
 
 
 def test_an_operator_manages_their_personal_replies(op_client, operator):
@@ -103,7 +103,7 @@ def test_an_operator_manages_their_personal_replies(op_client, operator):
 def test_shared_replies_are_read_only_for_operators(op_client, make_reply):
     shared = make_reply("hello")
     response = post(op_client, f"{URL}{shared.pk}", {"title": "Changed"}, "patch")
-    assert response.status_code == 403 and response.json()["error"] == "forbidden"
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
     assert op_client.delete(f"{URL}{shared.pk}").status_code == 403
 
 
@@ -123,7 +123,7 @@ def test_an_operator_cannot_create_a_shared_reply_through_the_api(op_client):
 def test_bad_input_is_a_400_with_the_field(op_client, body, field):
     response = post(op_client, URL, body)
     assert response.status_code == 400
-    assert response.json()["error"] == "bad_request" and field in response.json()["detail"]
+    assert response.json()["error"]["code"] == "bad_request" and response.json()["error"]["field"] == field
     with scopes_disabled():
         assert not CannedReply.objects.exists()
 

@@ -21,7 +21,7 @@ def test_a_person_over_the_api_budget_gets_429_with_retry_after_and_a_colleague_
     answers = [client.get("/app/api/team").status_code for _ in range(8)]
     assert answers[:5] == [200] * 5 and set(answers[5:]) == {429}
     refused = client.get("/app/api/conversations")
-    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
     assert 0 < int(refused["Retry-After"]) <= 60
     # Pages are not counted, nor is a colleague.
     assert client.get("/app/").status_code == 200

@@ -57,7 +57,7 @@ def test_an_operator_bills_previews_and_sends_from_the_chat(op_client, conversat
     cancelled = post(op_client, f"/app/api/invoices/{draft['id']}/cancel")
     assert cancelled.json()["invoice"]["status"] == "cancelled"
     again = post(op_client, f"/app/api/invoices/{draft['id']}/cancel")
-    assert again.status_code == 409 and again.json()["error"] == "invalid_status"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_status"
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_an_operator_bills_previews_and_sends_from_the_chat(op_client, conversat
 def test_bad_input_is_a_clear_error_and_creates_nothing(op_client, conversation, body, field):
     response = post(op_client, "/app/api/invoices/", {"conversation": conversation.pk, **body})
     assert response.status_code == 400
-    assert response.json()["field"] == field
+    assert response.json()["error"]["field"] == field
     with scopes_disabled():
         assert not Invoice.objects.exists()
 

@@ -5,9 +5,10 @@ function csrfToken() {
   return match ? decodeURIComponent(match[1]) : document.querySelector("meta[name=csrf-token]")?.content || "";
 }
 
+// Every JSON API answers errors as {"error": {"code", "message", "field"}} (apps/core/http.py).
 export class ApiError extends Error {
   constructor(status, payload) {
-    super(payload?.detail ? Object.values(payload.detail).flat().join(" ") : payload?.message || `HTTP ${status}`);
+    super(payload?.error?.message || `HTTP ${status}`);
     this.status = status;
     this.payload = payload;
   }

@@ -20,7 +20,8 @@ export async function api(path, body, { method = "POST", form = false } = {}) {
     data = null;
   }
   if (!response.ok) {
-    const detail = (data && data.error) || data || {};
+    // {"error": {"code", "message", "field"}}: the one error shape of every JSON API.
+    const detail = (data && data.error) || {};
     const error = new Error(detail.message || S.error);
     error.status = response.status;
     error.data = data;

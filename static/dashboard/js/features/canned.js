@@ -386,11 +386,9 @@ async function saveForm(event) {
     if (editing) await api.patch(`${API}${editing.id}`, body);
     else await api.post(API, body);
   } catch (error) {
-    const detail = error.payload?.detail;
+    const field = error.payload?.error?.field;
     const error_ = $("#canned-form-error");
-    error_.textContent = detail
-      ? Object.entries(detail).map(([field, messages]) => (FIELDS[field] ? `${t(FIELDS[field])}: ` : "") + messages.join(" ")).join("\n")
-      : error.message;
+    error_.textContent = (FIELDS[field] ? `${t(FIELDS[field])}: ` : "") + error.message;
     error_.hidden = false;
     return;
   }

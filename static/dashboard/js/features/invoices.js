@@ -257,7 +257,7 @@ async function createDraft() {
     preview.append(card(draft), h("p", { class: "muted small" }, link(draft.page_url, t("invoice.open_preview"))));
     setStage(true);
   } catch (error) {
-    const field = error.payload && error.payload.field;
+    const field = error.payload?.error?.field;
     showError(field ? `${error.message} (${field})` : error.message);
   }
 }
