@@ -10,7 +10,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.routing.urls")),  # widget/api/queue/..., app/api/routing/...
-    path("widget/api/", include("apps.conversations.urls")),
+    path("widget/api/", include("apps.widget.api_urls")),
     path("widget/", include("apps.widget.urls")),
     path("app/api/", include("apps.conversations.operator_urls")),
     path("app/api/canned/", include("apps.canned.urls")),

@@ -67,7 +67,7 @@ class AssigneeListFilter(admin.RelatedFieldListFilter):
 
     def field_choices(self, field, request, model_admin):
         memberships = field.remote_field.model._default_manager.select_related("user")
-        return [(membership.pk, membership.public_name) for membership in memberships]
+        return [(membership.pk, membership.name_for_team) for membership in memberships]
 
 
 class VisitorNoteInline(TenantTabularInline):
@@ -272,7 +272,7 @@ class ConversationAdmin(DeletesTranscriptsMixin, TenantModelAdmin):
         rows = []
         for message in messages:
             if message.author_type == Message.Author.OPERATOR:
-                author = message.author.public_name if message.author else _("Operator")
+                author = message.author.name_for_team if message.author else _("Operator")
             elif message.author_type == Message.Author.VISITOR:
                 author = str(obj.visitor)
             else:

@@ -11,7 +11,6 @@ import json
 from typing import Any, Literal
 
 from django.urls import reverse
-from django.utils.translation import gettext
 
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
 from apps.core.tenancy import tenant_scope
@@ -28,14 +27,12 @@ def _iso(value) -> str | None:
 
 
 def operator_public_name(membership) -> str:
-    """What a visitor may see of an operator: a chosen or real name, never the email."""
-    if membership is None:
-        return ""
-    return membership.display_name or membership.user.name or gettext("Support")
+    """What a visitor may see of an operator (`Membership.name_for_visitors`), never the email."""
+    return membership.name_for_visitors if membership is not None else ""
 
 
 def operator_internal_name(membership) -> str:
-    return membership.public_name if membership is not None else ""
+    return membership.name_for_team if membership is not None else ""
 
 
 def attachment_payload(attachment: Attachment) -> dict[str, Any]:
@@ -47,7 +44,7 @@ def attachment_payload(attachment: Attachment) -> dict[str, Any]:
         "is_image": attachment.is_image,
         "width": attachment.width,
         "height": attachment.height,
-        "url": reverse("conversations:attachment", args=[attachment.token]),
+        "url": reverse("widget_api:attachment", args=[attachment.token]),
     }
 
 
@@ -188,7 +185,7 @@ def conversation_summary(
         "closed_at": _iso(conversation.closed_at),
         "rating": conversation.rating,
         "visitor": {"id": visitor.pk, "name": visitor.name, "email": visitor.email, "current_url": visitor.current_url},
-        "assignee": {"id": assignee.pk, "name": assignee.public_name} if assignee is not None else None,
+        "assignee": {"id": assignee.pk, "name": assignee.name_for_team} if assignee is not None else None,
         "department": {"id": department.pk, "name": department.name} if department is not None else None,
     }
     if unread is not None:

@@ -1,9 +1,15 @@
-"""Visitor tokens and the widget's origin rule.
+"""Visitor tokens and the widget's origin rule: one authentication for the widget's socket and HTTP API.
 
 A visitor token is a signed, timestamped `(tenant id, visitor id)` pair issued by
 `POST /widget/api/session` for a widget key and an allowed origin. It authenticates the
-widget's HTTP calls and `/ws/widget/`; it carries no secret and grants nothing but that
-one visitor of that one tenant.
+widget's HTTP calls and `/ws/widget/` through one function, `visitor_authenticate`; it
+carries no secret and grants nothing but that one visitor of that one tenant.
+
+The Origin rule (one, for both): a request that carries an `Origin` must name one the
+tenant allows (or Parley's own). A request without one is refused where a browser always
+sends one (a websocket handshake, any write: POST), and answered for a read (GET), which
+browsers send without `Origin` from the same origin and from `<img>`; the bearer token
+is the credential there.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ if TYPE_CHECKING:
     from apps.accounts.models import Tenant
     from apps.conversations.models import Visitor
 
-__all__ = ["InvalidVisitorToken", "origin_allowed", "visitor_token_issue", "visitor_token_read"]
+__all__ = [
+    "InvalidVisitorToken",
+    "origin_allowed",
+    "visitor_authenticate",
+    "visitor_token_issue",
+    "visitor_token_read",
+]
 
 VISITOR_TOKEN_SALT = "parley.visitor"
 VISITOR_TOKEN_MAX_AGE = 30 * 24 * 3600
@@ -105,3 +117,35 @@ def preflight_allowed(widget_key: str | None, origin: str | None) -> bool:
         return True
     tenant = tenant_for_widget_key(widget_key) if widget_key else None
     return tenant is not None and origin_allowed(tenant, origin)
+
+
+def origin_well_formed(origin: str | None) -> bool:
+    return bool(origin) and origin != "null" and _origin_parts(origin) is not None
+
+
+def visitor_authenticate(*, token: str | None, origin: str | None, origin_required: bool) -> tuple[Tenant, Visitor]:
+    """The active tenant and the visitor of a visitor token, under the Origin rule above.
+
+    Raises `InvalidVisitorToken` (401 / socket 4401: no, forged or expired token, an inactive
+    tenant, a deleted visitor) or `Forbidden` (403 / socket 4403: an Origin the tenant does not
+    allow, or none where one is required). `origin_required`: True for a websocket handshake
+    and for writes.
+    """
+    from django.utils.translation import gettext
+
+    from apps.accounts.models import Tenant
+    from apps.conversations.errors import Forbidden
+    from apps.conversations.models import Visitor
+    from apps.core.tenancy import tenant_scope
+
+    tenant_id, visitor_id = visitor_token_read(token or "")
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        raise InvalidVisitorToken()
+    with tenant_scope(tenant):
+        visitor = Visitor.objects.filter(pk=visitor_id, tenant=tenant).first()
+    if visitor is None:
+        raise InvalidVisitorToken()
+    if (origin is not None or origin_required) and not origin_allowed(tenant, origin):
+        raise Forbidden(gettext("This site may not use this chat."))
+    return tenant, visitor

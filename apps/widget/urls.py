@@ -10,9 +10,4 @@ urlpatterns = [
     path("frame/<str:key>/", views.frame, name="frame"),
     path("preview/<str:key>/", views.preview, name="preview"),
     path("logo/<str:key>", views.logo, name="logo"),
-    path("api/visitor", views.visitor_profile, name="visitor"),
-    path("api/contact", views.contact, name="contact"),
-    path("api/rating", views.rating, name="rating"),
-    path("api/end", views.end_chat, name="end"),
-    path("api/transcript", views.transcript, name="transcript"),
 ]

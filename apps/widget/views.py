@@ -1,10 +1,10 @@
-"""The widget's public HTTP endpoints: loader script, config, chat iframe, and the
-visitor's few calls that the conversation API does not cover (contact form, rating,
-transcript). Thin: they parse, authorize and call selectors or services."""
+"""The widget's public pages and files: loader script, config, chat iframe, logo, preview.
+
+Everything the visitor's browser calls as an API (`/widget/api/`) is in apps/widget/api.py.
+Thin: they parse, authorize and call selectors."""
 
 from __future__ import annotations
 
-import functools
 import gzip
 import re
 from functools import lru_cache
@@ -15,23 +15,12 @@ from django.contrib.staticfiles import finders
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from apps.accounts.models import Tenant
-from apps.conversations import selectors as conversation_selectors
-from apps.conversations import services as conversation_services
-from apps.conversations.errors import BadInput, ConversationError, Forbidden, NotFound, RateLimited
-from apps.conversations.models import Visitor
-from apps.conversations.tokens import origin_allowed
-from apps.conversations.views import authenticate_visitor, error_response, read_json
-from apps.core.ratelimit import client_address, rate_limit_exceeded
-from apps.widget import selectors, services, tasks
+from apps.widget import selectors
 from apps.widget.catalogue import loader_strings, widget_strings
-from apps.widget.forms import ContactForm, TranscriptForm
 
 LOADER_MAX_AGE = 300  # the loader URL is unversioned: keep it short so fixes reach sites soon
 
@@ -173,126 +162,3 @@ def preview(request: HttpRequest, key: str) -> HttpResponse:
     response = render(request, "widget/preview.html", {"tenant": tenant, "base_url": settings.PARLEY_BASE_URL})
     response["Cache-Control"] = "private, no-cache"
     return response
-
-
-# --- the visitor's calls from the iframe (same origin; authenticated by the visitor token) ---
-
-
-def widget_api(view):
-    """JSON in, JSON out, POST only; domain errors become their JSON answer."""
-
-    @csrf_exempt  # no cookies: the visitor token in the Authorization header authenticates
-    @require_POST
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except ConversationError as exc:
-            return error_response(exc)
-
-    return wrapper
-
-
-@widget_api
-def visitor_profile(request: HttpRequest) -> JsonResponse:
-    """The pre-chat form: the visitor's name (required when asked), email and phone (optional)."""
-    tenant, visitor = authenticate_visitor(request)
-    data = read_json(request)
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise BadInput(_("Please enter your name."), field="name")
-    visitor = conversation_services.visitor_update(
-        tenant=tenant,
-        visitor=visitor,
-        name=name,
-        email=data.get("email") or None,
-        phone=data.get("phone") or None,
-    )
-    return JsonResponse({"visitor": {"id": visitor.pk, "name": visitor.name, "email": visitor.email}})
-
-
-@widget_api
-def contact(request: HttpRequest) -> JsonResponse:
-    """The offline contact form: creates a conversation with the visitor's message."""
-    data = read_json(request)
-    tenant = selectors.tenant_for_widget_key(data.get("key") if isinstance(data.get("key"), str) else "")
-    visitor = None
-    if request.headers.get("Authorization"):
-        tenant, visitor = authenticate_visitor(request)
-    if tenant is None:
-        raise NotFound()
-    if not origin_allowed(tenant, request.headers.get("Origin")):
-        raise Forbidden(_("The chat is not available on this site."))
-    if rate_limit_exceeded(
-        f"widget:contact:{tenant.widget_key}:{client_address(request)}", limit=CONTACTS_PER_HOUR, period=3600
-    ):
-        raise RateLimited(_("Too many messages. Please try again later."))
-    form = ContactForm(data)
-    if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        raise BadInput(errors[0], field=field)
-    anonymous_id = data.get("anonymous_id") if isinstance(data.get("anonymous_id"), str) else None
-    url = data.get("url") if isinstance(data.get("url"), str) else ""
-    conversation = services.contact_message_submit(
-        tenant=tenant,
-        visitor=visitor,
-        anonymous_id=anonymous_id,
-        name=form.cleaned_data["name"],
-        email=form.cleaned_data["email"],
-        body=form.cleaned_data["message"],
-        url=url[:2000],
-        language=translation.get_language() or "",
-    )
-    return JsonResponse({"conversation": {"id": conversation.pk, "status": conversation.status}}, status=201)
-
-
-CONTACTS_PER_HOUR = 10
-
-
-def _own_conversation(tenant: Tenant, visitor: Visitor, data: dict):
-    return conversation_selectors.conversation_for_visitor(
-        tenant=tenant, visitor=visitor, conversation_id=data.get("conversation")
-    )
-
-
-@widget_api
-def rating(request: HttpRequest) -> JsonResponse:
-    tenant, visitor = authenticate_visitor(request)
-    data = read_json(request)
-    conversation = _own_conversation(tenant, visitor, data)
-    comment = data.get("comment") if isinstance(data.get("comment"), str) else ""
-    conversation = conversation_services.conversation_rate(
-        tenant=tenant, conversation=conversation, rating=data.get("rating"), comment=comment
-    )
-    return JsonResponse({"conversation": {"id": conversation.pk, "rating": conversation.rating}})
-
-
-@widget_api
-def end_chat(request: HttpRequest) -> JsonResponse:
-    """The visitor ends the chat (the operator sees it closed)."""
-    tenant, visitor = authenticate_visitor(request)
-    conversation = _own_conversation(tenant, visitor, read_json(request))
-    conversation = conversation_services.conversation_close(tenant=tenant, conversation=conversation)
-    return JsonResponse({"conversation": {"id": conversation.pk, "status": conversation.status}})
-
-
-TRANSCRIPTS_PER_CONVERSATION = 3
-
-
-@widget_api
-def transcript(request: HttpRequest) -> JsonResponse:
-    """Email the transcript to the visitor (through Celery), at most a few times per conversation."""
-    tenant, visitor = authenticate_visitor(request)
-    data = read_json(request)
-    conversation = _own_conversation(tenant, visitor, data)
-    form = TranscriptForm(data)
-    if not form.is_valid():
-        raise BadInput(form.errors["email"][0], field="email")
-    # created_at in the key: ids restart on a fresh database, conversations do not share a birth time.
-    counter = f"widget:transcripts:{conversation.pk}:{conversation.created_at.timestamp():.6f}"
-    if rate_limit_exceeded(counter, limit=TRANSCRIPTS_PER_CONVERSATION, period=24 * 3600):
-        raise Forbidden(_("The transcript was already sent several times."))
-    email = form.cleaned_data["email"]
-    language = translation.get_language() or ""
-    tasks.transcript_send.delay(tenant.pk, conversation.pk, email, language)  # on commit (TransactionAwareTask)
-    return JsonResponse({"queued": True}, status=202)

@@ -1,5 +1,7 @@
 """Every service, selector and widget endpoint tried with another tenant's ids: the answer is "not found"."""
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_scopes import scopes_disabled
@@ -137,6 +139,12 @@ WIDGET_REQUESTS = {
     "upload": lambda c, h, conv: c.post(
         "/widget/api/upload", data={"file": pdf(), "conversation": str(conv.pk)}, headers=h
     ),
+    "send": lambda c, h, conv: c.post(
+        "/widget/api/messages",
+        data=json.dumps({"client_id": "iso-1", "body": "hi", "conversation": conv.pk}),
+        content_type="application/json",
+        headers=h,
+    ),
 }
 
 
@@ -146,7 +154,9 @@ def test_widget_endpoints_answer_another_tenants_conversation_with_404(
 ):
     settings.MEDIA_ROOT = tmp_path
     token = visitor_token_issue(tenant=tenant, visitor=visitor)
-    response = request_(client, {"Authorization": f"Bearer {token}"}, theirs["conversation"])
+    # From the chat iframe (Parley's own origin): a write without an Origin is refused before any look-up.
+    headers = {"Authorization": f"Bearer {token}", "Origin": settings.PARLEY_BASE_URL}
+    response = request_(client, headers, theirs["conversation"])
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 

@@ -4,10 +4,10 @@ import pytest
 from django.core.cache import cache
 from django_scopes import scopes_disabled
 
-from apps.conversations import views
 from apps.conversations.models import PageView, Visitor
 from apps.conversations.tokens import visitor_token_issue
 from apps.core.ratelimit import rate_limit_exceeded
+from apps.widget import api as views
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,8 @@ def test_too_many_sessions_from_one_address_are_refused_and_create_no_visitor(cl
 
 def test_a_visitor_over_the_page_view_budget_is_refused_and_nothing_is_recorded(client, tenant, visitor, monkeypatch):
     monkeypatch.setitem(views.VISITOR_RATE_PER_MINUTE, "pageview", 1)
-    headers = {"Authorization": f"Bearer {visitor_token_issue(tenant=tenant, visitor=visitor)}"}
+    token = visitor_token_issue(tenant=tenant, visitor=visitor)
+    headers = {"Authorization": f"Bearer {token}", "Origin": SHOP}
     assert post(client, "/widget/api/pageview", {"url": "https://shop.test/a"}, **headers).status_code == 200
     response = post(client, "/widget/api/pageview", {"url": "https://shop.test/b"}, **headers)
     assert response.status_code == 429

@@ -99,7 +99,7 @@ def test_the_operator_list_takes_one_query_whatever_the_count(tenant, operator, 
     _make_conversations(tenant, operator, count)
     with django_assert_num_queries(1):
         rows = selectors.conversation_list_for_operator(tenant=tenant, membership=operator, box=box)
-        shown = [(r.visitor.name, r.assignee and r.assignee.public_name, r.department, r.unread) for r in rows]
+        shown = [(r.visitor.name, r.assignee and r.assignee.name_for_team, r.department, r.unread) for r in rows]
     assert len(shown) == len(rows)
     if box in ("mine", "open"):
         assert len(rows) == count // 2

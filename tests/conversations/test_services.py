@@ -236,6 +236,14 @@ def test_a_private_note_goes_only_to_operators(tenant, conversation, operator, l
     assert note.seq == 1
 
 
+def test_an_operator_without_a_name_is_the_company_to_visitors_and_the_address_to_colleagues(tenant):
+    with scopes_disabled():
+        nameless = factories.MembershipFactory(tenant=tenant, user__email="jane.secret@acme.test", user__name="")
+        assert (nameless.name_for_visitors, nameless.name_for_team) == (tenant.name, "jane.secret")
+        nameless.display_name = "Jane"
+        assert (nameless.name_for_visitors, nameless.name_for_team) == ("Jane", "Jane")
+
+
 def test_the_visitor_frame_shows_the_operators_public_name_never_the_email(tenant, conversation, layer, publish):
     with scopes_disabled():
         anonymous = factories.MembershipFactory(tenant=tenant, user__email="jane.secret@acme.test", user__name="")
@@ -248,7 +256,7 @@ def test_the_visitor_frame_shows_the_operators_public_name_never_the_email(tenan
     visitor_frames = layer.frames(f"c{conversation.pk}")
     text = "".join(m["text"] for g, m in layer.sent if g == f"c{conversation.pk}")
     assert "jane.secret" not in text and "acme.test" not in text and "bob.private" not in text
-    assert [f["message"]["author_name"] for f in visitor_frames] == ["Support", "Bob"]
+    assert [f["message"]["author_name"] for f in visitor_frames] == [tenant.name, "Bob"]
     assert all("author_id" not in f["message"] for f in visitor_frames)
     ops = layer.frames(f"t{tenant.pk}.ops")
     assert ops[0]["message"]["author_id"] == anonymous.pk

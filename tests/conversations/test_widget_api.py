@@ -9,7 +9,7 @@ from django_scopes import scopes_disabled
 from PIL import Image
 
 from apps.conversations import services
-from apps.conversations.models import Attachment, Conversation, PageView, Visitor
+from apps.conversations.models import Attachment, Conversation, Message, PageView, Visitor
 from apps.conversations.tokens import visitor_token_issue, visitor_token_read
 from tests import factories
 
@@ -133,7 +133,8 @@ def test_session_from_parleys_own_iframe_origin_is_allowed(client, shop):
     assert response["Access-Control-Allow-Origin"] == "https://parley.test"
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'"x"', b"{" + b" " * 20000 + b"}"])
+# The last one is over apps.core.http.JSON_BODY_MAX_BYTES, the one limit of every JSON API.
+@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'"x"', b"{" + b" " * 70000 + b"}"])
 def test_session_refuses_malformed_bodies(client, shop, body):
     response = client.post("/widget/api/session", data=body, content_type="application/json", headers={"Origin": SHOP})
     assert_error(response, 400, "bad_frame")
@@ -513,3 +514,40 @@ def test_operator_upload_needs_a_session_a_csrf_token_and_a_conversation_of_the_
     with scopes_disabled():
         assert Attachment.objects.get(token=response.json()["token"]).uploader_side == "operator"
     assert_error(upload(staff, foreign.pk, headers={"X-CSRFToken": csrf}), 404, "not_found")
+
+
+# --- sending over HTTP: the same way in as the socket's `send` -------------------------------------
+
+
+def test_a_message_sent_over_http_is_acked_and_a_resend_is_the_same_message(client, shop, visitor, token):
+    frame = {"client_id": "http-1", "body": "Hello from a browser without websockets"}
+    first = post_json(client, "/widget/api/messages", frame, **auth(token))
+    assert first.status_code == 201
+    ack = first.json()
+    assert (ack["type"], ack["client_id"], ack["seq"]) == ("ack", "http-1", 1)
+    assert first["Access-Control-Allow-Origin"] == SHOP
+    again = post_json(client, "/widget/api/messages", frame, **auth(token))
+    assert again.status_code == 200 and again.json()["seq"] == 1
+    with scopes_disabled():
+        conversation = Conversation.objects.get(visitor=visitor)
+        assert conversation.status == "queued"
+        assert list(Message.objects.filter(conversation=conversation).values_list("body", flat=True)) == [frame["body"]]
+
+
+def test_a_bad_message_over_http_is_refused_and_starts_nothing(client, shop, visitor, token):
+    for frame in ({"client_id": "x", "body": ""}, {"client_id": "bad id", "body": "hi"}, {"body": "no id"}):
+        response = post_json(client, "/widget/api/messages", frame, **auth(token))
+        assert_error(response, 400, "bad_frame")
+    refused = post_json(client, "/widget/api/messages", {"client_id": "y", "body": "hi"}, **auth(token, origin=None))
+    assert_error(refused, 403, "forbidden")
+    with scopes_disabled():
+        assert not Conversation.objects.filter(visitor=visitor).exists()
+
+
+def test_a_message_over_http_into_another_visitors_conversation_is_not_found(client, shop, token, other_visitor):
+    with scopes_disabled():
+        theirs = factories.ConversationFactory(tenant=other_visitor.tenant, visitor=other_visitor)
+    response = post_json(
+        client, "/widget/api/messages", {"client_id": "z", "body": "hi", "conversation": theirs.pk}, **auth(token)
+    )
+    assert_error(response, 404, "not_found")

@@ -258,7 +258,7 @@ def test_transcript_is_sent_at_most_three_times_per_conversation(client, convers
 
 
 def test_contact_form_is_rate_limited_per_address(client, tenant):
-    from apps.widget.views import CONTACTS_PER_HOUR
+    from apps.widget.api import CONTACTS_PER_HOUR
 
     answers = [post(client, "contact", contact_data(tenant)).status_code for _ in range(CONTACTS_PER_HOUR + 1)]
     assert answers[:-1] == [201] * CONTACTS_PER_HOUR

@@ -22,9 +22,9 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation.trans_real import get_supported_language_variant, parse_accept_lang_header
 
 from apps.accounts.models import Membership, Tenant
-from apps.conversations.errors import InvalidVisitorToken
+from apps.conversations.errors import Forbidden, InvalidVisitorToken
 from apps.conversations.models import Visitor
-from apps.conversations.tokens import origin_allowed, visitor_token_read
+from apps.conversations.tokens import visitor_authenticate
 from apps.core.tenancy import SESSION_TENANT_KEY, active_membership, tenant_scope
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -67,18 +67,12 @@ def dashboard_origin_allowed(origin: str | None) -> bool:
 
 
 def _visitor_for_token(token: str | None, origin: str | None) -> tuple[Tenant | None, Visitor | None, int | None]:
+    """`visitor_authenticate` (the widget's HTTP API uses the same), its refusals as close codes."""
     try:
-        tenant_id, visitor_id = visitor_token_read(token or "")
+        tenant, visitor = visitor_authenticate(token=token, origin=origin, origin_required=True)
     except InvalidVisitorToken:
         return None, None, CLOSE_UNAUTHENTICATED
-    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
-    if tenant is None:
-        return None, None, CLOSE_UNAUTHENTICATED
-    with tenant_scope(tenant):
-        visitor = Visitor.objects.filter(pk=visitor_id).first()
-    if visitor is None:
-        return None, None, CLOSE_UNAUTHENTICATED
-    if not origin_allowed(tenant, origin):
+    except Forbidden:
         return None, None, CLOSE_REFUSED
     return tenant, visitor, None
 

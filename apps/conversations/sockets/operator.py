@@ -40,12 +40,12 @@ class OperatorConsumer(ParleySocket):
     async def start(self) -> None:
         self.membership: Membership = self.scope["parley_membership"]
         self.person = f"m{self.membership.pk}"
-        self.public_name = await database_sync_to_async(frames.operator_public_name)(self.membership)
+        self.name_for_team = await database_sync_to_async(frames.operator_public_name)(self.membership)
         await self.join(events.ops_group(self.tenant.pk))
         await self.join(events.user_group(self.membership.user_id))
         await self.accept()
         await self.send_frame(
-            {"type": "hello", "tenant": self.tenant.pk, "operator": self.membership.pk, "name": self.public_name}
+            {"type": "hello", "tenant": self.tenant.pk, "operator": self.membership.pk, "name": self.name_for_team}
         )
         await routing.operator_socket_opened(self)
 
@@ -103,7 +103,7 @@ class OperatorConsumer(ParleySocket):
             raise FrameError("bad_frame", field="on")
         await self.owned(conversation_id)
         await events.publish_typing(
-            tenant_id=self.tenant.pk, conversation_id=conversation_id, side="operator", on=on, name=self.public_name
+            tenant_id=self.tenant.pk, conversation_id=conversation_id, side="operator", on=on, name=self.name_for_team
         )
 
     async def handle_read(self, frame: dict) -> None:
