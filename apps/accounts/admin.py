@@ -231,7 +231,7 @@ class MembershipForm(forms.ModelForm):
 @admin.register(Membership)
 class MembershipAdmin(TenantModelAdmin):
     form = MembershipForm
-    list_display = ["public_name", "user_email", "role", "is_active", "max_concurrent_chats", "created_at"]
+    list_display = ["name_for_team", "user_email", "role", "is_active", "max_concurrent_chats", "created_at"]
     list_filter = ["role", "is_active", "departments"]
     list_select_related = ["user"]
     search_fields = ["display_name", "user__email", "user__name"]
@@ -242,8 +242,8 @@ class MembershipAdmin(TenantModelAdmin):
     service_errors = (ValidationError,)
 
     @admin.display(description=_("name"), ordering="display_name")
-    def public_name(self, obj: Membership) -> str:
-        return obj.public_name
+    def name_for_team(self, obj: Membership) -> str:
+        return obj.name_for_team
 
     @admin.display(description=_("email address"), ordering="user__email")
     def user_email(self, obj: Membership) -> str:

@@ -166,10 +166,18 @@ class Membership(TenantOwned):
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant")]
 
     def __str__(self) -> str:
-        return self.public_name
+        return self.name_for_team
 
     @property
-    def public_name(self) -> str:
+    def name_for_visitors(self) -> str:
+        """The only name of an operator a visitor may see (chat, typing, canned placeholders, email
+        signatures): the chosen display name, the user's name, else the company's name; never the email."""
+        return self.display_name or self.user.name or self.tenant.name
+
+    @property
+    def name_for_team(self) -> str:
+        """How colleagues and admins see an operator (never shown to visitors): may fall back to the email's
+        local part."""
         return self.display_name or self.user.name or self.user.email.split("@")[0]
 
     @property

@@ -316,7 +316,7 @@ def placeholder_values(*, tenant: Tenant, membership: Membership, conversation: 
     return placeholders.PlaceholderValues(
         visitor_name=visitor.name if visitor else "",
         visitor_email=visitor.email if visitor else "",
-        operator_name=membership.public_name,
+        operator_name=membership.name_for_visitors,
         company_name=tenant.name,
         page_url=visitor.current_url if visitor else "",
         page_title=visitor.current_title if visitor else "",

@@ -300,7 +300,7 @@ def visitor_card(*, tenant: Tenant, visitor_id: int, pages: int = 50) -> dict[st
                 "status": c.status,
                 "created_at": iso(c.created_at),
                 "closed_at": iso(c.closed_at),
-                "assignee": c.assignee.public_name if c.assignee else "",
+                "assignee": c.assignee.name_for_team if c.assignee else "",
                 "rating": c.rating,
             }
             for c in conversations
@@ -313,7 +313,7 @@ def note_payload(note: VisitorNote) -> dict[str, Any]:
     return {
         "id": note.pk,
         "body": note.body,
-        "author": note.author.public_name if note.author else "",
+        "author": note.author.name_for_team if note.author else "",
         "created_at": iso(note.created_at),
     }
 
@@ -332,7 +332,7 @@ def team(*, tenant: Tenant) -> dict[str, Any]:
             {
                 "id": m.pk,
                 "user": m.user_id,
-                "name": m.public_name,
+                "name": m.name_for_team,
                 "status": statuses.get(m.pk, OperatorStatus.Status.OFFLINE),
             }
             for m in members

@@ -71,7 +71,7 @@ def conversation_invite_colleague(
         raise NotFound()
     if colleague.pk == by.pk:
         raise BadInput(_("You are already in this chat."), field="operator")
-    names = {"by": by.public_name, "colleague": colleague.public_name}
+    names = {"by": by.name_for_team, "colleague": colleague.name_for_team}
     message, _created = conversation_services.message_send(
         tenant=tenant,
         conversation=conversation,
@@ -82,5 +82,5 @@ def conversation_invite_colleague(
         client_id=f"invite-{secrets.token_hex(8)}",
         data={"event": "invited", **names, "colleague_id": colleague.pk},
     )
-    events.colleague_invited(user_id=colleague.user_id, conversation_id=conversation.pk, by_name=by.public_name)
+    events.colleague_invited(user_id=colleague.user_id, conversation_id=conversation.pk, by_name=by.name_for_team)
     return message

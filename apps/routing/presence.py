@@ -91,7 +91,7 @@ def presence_set(
             frame = events.presence_frame(
                 membership_id=membership.pk,
                 user_id=membership.user_id,
-                name=membership.public_name,
+                name=membership.name_for_team,
                 status=status,
                 changed_at=row.changed_at.isoformat(),
                 reason=routing.reason,
@@ -263,7 +263,7 @@ async def socket_opened(consumer) -> None:
 def _connected(tenant: Tenant, membership: Membership, socket_id: str) -> tuple[dict, list[dict]]:
     operator_connected(tenant=tenant, membership=membership, socket_id=socket_id)
     presence = selectors.presence_of(tenant=tenant, membership=membership)
-    own = {"id": membership.pk, "user": membership.user_id, "name": membership.public_name, **presence}
+    own = {"id": membership.pk, "user": membership.user_id, "name": membership.name_for_team, **presence}
     return own, selectors.pending_offers_for(tenant=tenant, membership=membership)
 
 

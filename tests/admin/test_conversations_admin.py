@@ -75,7 +75,7 @@ def test_the_transcript_shows_message_text_escaped(owner_client, tenant, operato
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;<br>second line" in html
     assert "<script>alert(" not in html
     assert "&lt;b&gt;internal&lt;/b&gt;" in html
-    assert operator.public_name in html
+    assert operator.name_for_team in html
 
 
 def test_assignee_and_department_choices_are_the_tenants_own(owner_client, tenant, other_tenant, operator, other_owner):

@@ -72,7 +72,7 @@ def test_an_admin_edits_a_reply_and_its_usage_by_operator_shows(admin_client, te
     reply = make_reply("hello", "Hello", "Hi")
     services.canned_usage_record(tenant=tenant, reply=reply, membership=operator)
     page = admin_client.get(reverse("admin:canned_cannedreply_change", args=[reply.pk]))
-    assert page.status_code == 200 and operator.public_name in page.content.decode()
+    assert page.status_code == 200 and operator.name_for_team in page.content.decode()
     response = admin_client.post(
         reverse("admin:canned_cannedreply_change", args=[reply.pk]),
         form(

@@ -106,7 +106,7 @@ def test_fill_uses_the_conversation_and_counts_one_use_per_operator(
         text="Hi {{visitor.name|there}}, {{operator.name}} here. {{page.url}} {{attribute.plan}} {{visitor.email|-}}",
     )
     filled = services.canned_reply_fill(tenant=tenant, reply=reply, membership=operator, conversation=conversation)
-    assert filled["text"] == f"Hi Jan Kowalski, {operator.public_name} here. https://shop.example/cart Pro -"
+    assert filled["text"] == f"Hi Jan Kowalski, {operator.name_for_visitors} here. https://shop.example/cart Pro -"
     services.canned_reply_fill(tenant=tenant, reply=reply, membership=operator, conversation=conversation)
     services.canned_reply_fill(tenant=tenant, reply=reply, membership=colleague, conversation=None)
     with scopes_disabled():

@@ -91,7 +91,7 @@ print(json.dumps({
     "tenant": tenant.pk,
     "visitor": visitor.pk,
     "token": visitor_token_issue(tenant=tenant, visitor=visitor),
-    "operators": [{"id": m.pk, "email": m.user.email, "name": m.public_name} for m in members],
+    "operators": [{"id": m.pk, "email": m.user.email, "name": m.name_for_team} for m in members],
     "conversations": extra,
 }))
 """

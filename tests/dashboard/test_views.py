@@ -302,7 +302,7 @@ def test_the_status_switch_is_stored_and_broadcast_to_the_ops_group(op_client, o
             "operator": {
                 "id": operator.pk,
                 "user": operator.user_id,
-                "name": operator.public_name,
+                "name": operator.name_for_team,
                 "status": "paused",
                 "changed_at": frames[0]["operator"]["changed_at"],
                 "reason": "",
@@ -340,7 +340,7 @@ def test_inviting_a_colleague_adds_a_note_and_notifies_only_them(
         response = post_json(op_client, f"/app/api/conversations/{conversation.pk}/invite", {"operator": colleague.pk})
     assert response.status_code == 200
     assert layer.frames(f"u{colleague.user_id}") == [
-        {"type": "notice", "event": "invited", "conversation": conversation.pk, "by": operator.public_name}
+        {"type": "notice", "event": "invited", "conversation": conversation.pk, "by": operator.name_for_team}
     ]
     assert layer.frames(f"c{conversation.pk}") == []  # the visitor never sees the note
     with scopes_disabled():

@@ -165,7 +165,7 @@ def _text_with_marker(tenant: Tenant, conversation: Conversation, text: str, sig
 
 
 def _operator_signature(tenant: Tenant, author: Membership | None) -> str:
-    name = author.public_name if author is not None else ""
+    name = author.name_for_visitors if author is not None else ""
     company = email_settings_for(tenant).from_name or tenant.name
     return "\n".join(line for line in (name, company) if line)
 
