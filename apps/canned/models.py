@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.tenancy import TenantOwned
+from apps.core.models import TenantOwned
 
 SHORTCUT_MAX_CHARS = 40
 TITLE_MAX_CHARS = 120

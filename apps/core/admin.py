@@ -149,7 +149,7 @@ class ParleyAdminSite(admin.AdminSite):
 
 
 def _is_tenant_owned(model) -> bool:
-    from apps.core.tenancy import TenantOwned
+    from apps.core.models import TenantOwned
 
     return isinstance(model, type) and issubclass(model, TenantOwned)
 

@@ -122,7 +122,7 @@ def sync_connection(wrapper) -> None:
 def tenant_owned_tables() -> list[str]:
     from django.apps import apps
 
-    from apps.core.tenancy import TenantOwned
+    from apps.core.models import TenantOwned
 
     return sorted(
         model._meta.db_table

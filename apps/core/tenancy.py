@@ -1,9 +1,9 @@
 """The one place where Parley decides which tenant a piece of work runs for.
 
-Every tenant-owned model inherits `TenantOwned`, whose default manager refuses to
-query unless a tenant is in scope. HTTP requests, socket connects and Celery tasks
-enter the scope here, once; crossing tenants is `scopes_disabled()` and nothing else,
-so every such place can be found with grep.
+Every tenant-owned model inherits `TenantOwned` (apps/core/models.py, so the models never
+import this module), whose default manager refuses to query unless a tenant is in scope.
+HTTP requests, socket connects and Celery tasks enter the scope here, once; crossing
+tenants is `scopes_disabled()` and nothing else, so every such place can be found with grep.
 
 Blind spots of django-scopes that callers must mind: `.exists()` and `.create()` on
 the manager are not blocked without a scope, and forward foreign keys
@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from django.db import models
-from django_scopes import ScopedManager, scope, scopes_disabled
+from django_scopes import scope, scopes_disabled
 
-if TYPE_CHECKING:
-    from apps.accounts.models import Membership, Tenant
+from apps.accounts.models import Membership, Tenant
+from apps.core.models import TenantOwned
 
 __all__ = [
     "TenantOwned",
@@ -35,22 +33,6 @@ __all__ = [
 ]
 
 SESSION_TENANT_KEY = "parley_tenant_id"
-
-
-class TenantOwned(models.Model):
-    """Base for every row that belongs to one tenant."""
-
-    tenant = models.ForeignKey(
-        "accounts.Tenant",
-        on_delete=models.CASCADE,
-        related_name="+",
-        editable=False,
-    )
-
-    objects = ScopedManager(tenant="tenant")
-
-    class Meta:
-        abstract = True
 
 
 @contextlib.contextmanager
@@ -91,8 +73,6 @@ def on_commit_in_scope(func, *, robust: bool = False) -> None:
 
 
 def memberships_for(user) -> list[Membership]:
-    from apps.accounts.models import Membership
-
     if not getattr(user, "is_authenticated", False):
         return []
     with scopes_disabled():
@@ -153,8 +133,6 @@ def scoped_service(fn):
     """
     import functools
 
-    from apps.accounts.models import Tenant
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         tenant = kwargs.get("tenant")
@@ -177,8 +155,6 @@ def tenant_task(func):
 
     @functools.wraps(func)
     def wrapper(tenant_id: int, *args, **kwargs):
-        from apps.accounts.models import Tenant
-
         tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
         if tenant is None:
             return None

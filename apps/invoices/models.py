@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from apps.core.tenancy import TenantOwned
+from apps.core.models import TenantOwned
 from apps.invoices.money import CURRENCY_CHOICES, minor_units
 
 AMOUNT = {"max_digits": 14, "decimal_places": 3}

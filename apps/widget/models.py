@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.tenancy import TenantOwned
+from apps.core.models import TenantOwned
 
 colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #2563eb."))
 
