@@ -119,16 +119,17 @@ def test_sequence_numbers_are_consecutive(tenant, conversation, operator):
     assert reload(conversation).last_seq == 10
 
 
-def test_a_failed_insert_rolls_back_the_sequence_increment(tenant, conversation, monkeypatch):
-    original_save = Message.save
+def test_a_failed_insert_rolls_back_the_sequence_increment(tenant, conversation):
+    table = Message._meta.db_table
 
-    def failing_save(self, *args, **kwargs):
-        raise IntegrityError("simulated")
+    def failing_insert(execute, sql, params, many, context):
+        # At the database, whichever way the service inserts (save(), or INSERT ... ON CONFLICT).
+        if sql.lstrip().upper().startswith("INSERT INTO") and table in sql:
+            raise IntegrityError("simulated")
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(Message, "save", failing_save)
-    with pytest.raises(IntegrityError):
+    with connection.execute_wrapper(failing_insert), pytest.raises(IntegrityError):
         send(tenant, conversation, client_id="x1")
-    monkeypatch.setattr(Message, "save", original_save)
     assert reload(conversation).last_seq == 0
     message, _ = send(tenant, conversation, client_id="x2")
     assert message.seq == 1

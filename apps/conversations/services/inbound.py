@@ -29,7 +29,12 @@ from apps.conversations.errors import ConversationClosed, NotFound
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.conversations.services.conversations import conversation_rate, conversation_start
 from apps.conversations.services.guards import in_tenant_scope, own
-from apps.conversations.services.messages import message_check, message_mark_read, message_store
+from apps.conversations.services.messages import (
+    message_check,
+    message_mark_read,
+    message_store,
+    message_store_fast,
+)
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,11 @@ def visitor_message_receive(
             message, created = message_store(tenant=tenant, locked=locked, draft=draft)
             return Received(locked, message, created, False)
         if current_conversation_id is not None and not new_conversation:
+            # The hot path: the socket's open conversation, checked by the statement itself.
+            hinted = Conversation(pk=current_conversation_id, tenant=tenant, visitor=visitor)
+            stored = message_store_fast(tenant=tenant, conversation=hinted, draft=draft, visitor_id=visitor.pk)
+            if stored is not None:
+                return Received(hinted, *stored, False)
             locked = _locked_for_visitor(tenant, visitor, current_conversation_id)
             if locked is not None:
                 try:

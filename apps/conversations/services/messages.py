@@ -9,12 +9,14 @@ increment back with it. On SQLite the transaction itself takes the write lock
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -186,6 +188,110 @@ def message_store(*, tenant: Tenant, locked: Conversation, draft: MessageDraft) 
     return message, True
 
 
+def _aware(value: Any) -> Any:
+    """A datetime read back by raw SQL: SQLite gives text, PostgreSQL an aware datetime."""
+    if value is None or isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        return value
+    value = Conversation._meta.get_field("first_reply_at").to_python(value)
+    return timezone.make_aware(value, datetime.UTC) if timezone.is_naive(value) else value
+
+
+def message_store_fast(
+    *, tenant: Tenant, conversation: Conversation, draft: MessageDraft, visitor_id: int | None = None
+) -> tuple[Message, bool] | None:
+    """`message_store` for the common message (text, no files, not a note) in two statements, no SELECT.
+
+    1. `UPDATE conversation SET last_seq = last_seq + 1, ... WHERE <open, this tenant's[, this visitor's]>
+       RETURNING ...`: the row lock and the next gapless seq at once;
+    2. `INSERT message ... ON CONFLICT (conversation, client_id) DO NOTHING RETURNING id`: the
+       idempotency check folded into the insert. A resend (nothing inserted) puts the conversation's
+       counters back, still under the lock, and answers with the stored message.
+
+    Returns None, having changed nothing, when the conversation is missing, someone else's or closed:
+    the caller then takes the locked path, which says which. Call inside a transaction; `post_save`
+    is sent for the new row as `Model.save()` would (the email bridge listens).
+    """
+    if draft.attachment_tokens or draft.kind == Message.Kind.NOTE or conversation.pk is None:
+        return None
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    sets, params = ["last_seq = last_seq + 1", "last_message_at = %s"], [now]
+    if draft.author_type == Message.Author.OPERATOR:
+        sets.append("first_reply_at = COALESCE(first_reply_at, %s)")
+        params.append(now)
+    where = "id = %s AND tenant_id = %s AND status <> %s"
+    params += [conversation.pk, tenant.pk, Conversation.Status.CLOSED]
+    if visitor_id is not None:
+        where += " AND visitor_id = %s"
+        params.append(visitor_id)
+    table = qn(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING last_seq, first_reply_at, status",  # noqa: S608
+            params,
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        seq, first_reply_at, status = row[0], _aware(row[1]), row[2]
+        message = Message(
+            tenant=tenant,
+            conversation=conversation,
+            seq=seq,
+            author_type=draft.author_type,
+            author=draft.author,
+            kind=draft.kind,
+            body=draft.body,
+            client_id=draft.client_id,
+            data=draft.data,
+            created_at=now,
+        )
+        fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
+        values = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
+        cursor.execute(
+            f"INSERT INTO {qn(Message._meta.db_table)} ({', '.join(qn(field.column) for field in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({qn('conversation_id')}, {qn('client_id')}) DO NOTHING RETURNING {qn('id')}",
+            values,
+        )
+        inserted = cursor.fetchone()
+        if inserted is None:
+            # A resend: this client id is stored already. Undo the counters (the row is still ours).
+            undo = ["last_seq = last_seq - 1"]
+            undo_params: list[Any] = []
+            undo.append(
+                f"last_message_at = COALESCE((SELECT MAX(created_at) FROM {qn(Message._meta.db_table)} "  # noqa: S608
+                "WHERE conversation_id = %s AND kind <> %s), created_at)"
+            )
+            undo_params += [conversation.pk, Message.Kind.NOTE]
+            if first_reply_at == now:  # it was empty before this statement
+                undo.append("first_reply_at = NULL")
+            cursor.execute(f"UPDATE {table} SET {', '.join(undo)} WHERE id = %s", [*undo_params, conversation.pk])  # noqa: S608
+    if inserted is None:
+        existing = (
+            Message.objects.filter(tenant=tenant, conversation_id=conversation.pk, client_id=draft.client_id)
+            .select_related("author__user")
+            .first()
+        )
+        if existing.author_type != draft.author_type or existing.author_id != (
+            draft.author.pk if draft.author else None
+        ):
+            raise Conflict(_("This client_id belongs to another message."), field="client_id")
+        existing.conversation = conversation
+        return existing, False
+    message.pk = inserted[0]
+    message._state.adding = False
+    message._state.db = connection.alias
+    message._parley_attachments = []
+    conversation.last_seq, conversation.status = seq, status
+    conversation.last_message_at, conversation.first_reply_at = now, first_reply_at
+    post_save.send(
+        sender=Message, instance=message, created=True, update_fields=None, raw=False, using=connection.alias
+    )
+    events.message_created(message)
+    return message, True
+
+
 @in_tenant_scope
 def message_send(
     *,
@@ -218,6 +324,9 @@ def message_send(
     )
     own(tenant, conversation)
     with transaction.atomic():
+        stored = message_store_fast(tenant=tenant, conversation=conversation, draft=draft)
+        if stored is not None:
+            return stored
         locked = conversation_lock(tenant, conversation)
         return message_store(tenant=tenant, locked=locked, draft=draft)
 
