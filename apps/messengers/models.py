@@ -20,7 +20,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.tenancy import TenantOwned
+from apps.core.models import TenantOwned
 
 
 class TelegramBot(TenantOwned):

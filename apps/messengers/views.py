@@ -11,12 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.conversations import selectors as conversation_selectors
 from apps.conversations.errors import BadInput, NotFound
-from apps.conversations.views import authenticate_visitor, read_json, widget_endpoint
+from apps.core.http import read_json
 from apps.core.jsonbounds import JSONTooLarge, loads_bounded
 from apps.dashboard import selectors as dashboard_selectors
 from apps.dashboard.views import api
 from apps.messengers import selectors, services
 from apps.messengers.services.inbound import UPDATE_MAX_BYTES
+from apps.widget.api import authenticate_visitor, widget_endpoint
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 

@@ -30,6 +30,7 @@ TARGETS = [
     ("widget/api/session", "POST", "anyone"),
     ("widget/api/pageview", "POST", "visitor"),
     ("widget/api/messages", "GET", "visitor"),
+    ("widget/api/messages", "POST", "visitor"),
     ("widget/api/visitor", "POST", "visitor"),
     ("widget/api/contact", "POST", "anyone"),
     ("widget/api/rating", "POST", "visitor"),

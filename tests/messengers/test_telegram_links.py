@@ -4,6 +4,7 @@ and conversation. And the HTTP endpoints' tenant isolation."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -18,7 +19,11 @@ pytestmark = pytest.mark.django_db
 
 
 def auth(tenant, visitor):
-    return {"HTTP_AUTHORIZATION": "Bearer " + visitor_token_issue(tenant=tenant, visitor=visitor)}
+    # From the chat iframe: a widget write carries Parley's own Origin (the one Origin rule, tokens.py).
+    return {
+        "HTTP_AUTHORIZATION": "Bearer " + visitor_token_issue(tenant=tenant, visitor=visitor),
+        "HTTP_ORIGIN": settings.PARLEY_BASE_URL,
+    }
 
 
 @pytest.fixture
