@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
 
-from apps.conversations.errors import BadInput
+from apps.core.http import error_body, error_response, json_response
 
 
 def _has_nul(request: HttpRequest) -> bool:
@@ -26,10 +26,13 @@ def _has_nul(request: HttpRequest) -> bool:
 
 def _refusal(request: HttpRequest) -> HttpResponse:
     message = _("The address holds a character that is not allowed.")
+    # The one JSON error shape (apps/core/http.py), with each API's code for bad input.
     if request.path.startswith("/app/api/"):
-        return JsonResponse({"error": "bad_request", "detail": {"__all__": [message]}}, status=400)
+        return json_response(error_body("bad_request", message), status=400)
     if request.path.startswith("/widget/api/"):
-        return JsonResponse({"error": BadInput(message).as_dict()}, status=400)
+        from apps.conversations.errors import BadInput
+
+        return error_response(BadInput(message))
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 

@@ -28,7 +28,7 @@ def test_the_dashboard_api_answers_a_nul_in_its_own_error_shape(client, operator
     client.force_login(operator.user)
     response = client.get("/app/api/canned/", {"lang": "\x00"})
     assert response.status_code == 400
-    assert response.json()["error"] == "bad_request"
+    assert response.json()["error"]["code"] == "bad_request"
 
 
 def test_the_widget_api_answers_a_nul_in_its_own_error_shape(client):
