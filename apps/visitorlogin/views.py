@@ -13,9 +13,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
-from apps.conversations.views import authenticate_visitor, read_json, widget_endpoint
+from apps.core.http import read_json
 from apps.visitorlogin import services
 from apps.visitorlogin.adapter import SESSION_KEY, popup_response
+from apps.widget.api import authenticate_visitor, widget_endpoint
 
 
 @widget_endpoint("POST")

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -22,7 +23,11 @@ pytestmark = pytest.mark.django_db
 
 
 def auth(tenant, visitor):
-    return {"HTTP_AUTHORIZATION": "Bearer " + visitor_token_issue(tenant=tenant, visitor=visitor)}
+    # The chat iframe's request: a write carries Parley's Origin (the one Origin rule, docs/widget.md).
+    return {
+        "HTTP_AUTHORIZATION": "Bearer " + visitor_token_issue(tenant=tenant, visitor=visitor),
+        "HTTP_ORIGIN": settings.PARLEY_BASE_URL,
+    }
 
 
 def start(client, tenant, visitor, provider="google"):
