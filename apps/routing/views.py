@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET
 from apps.conversations import selectors as conversation_selectors
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput
-from apps.conversations.views import authenticate_visitor, read_json
+from apps.core.http import read_json
 from apps.dashboard.views import api
-from apps.widget.views import widget_api
+from apps.widget.api import authenticate_visitor, widget_endpoint
 
 from . import selectors
 
@@ -30,14 +30,14 @@ def _own_conversation(tenant, visitor, data: dict):
     )
 
 
-@widget_api
+@widget_endpoint("POST")
 def queue_state(request: HttpRequest) -> JsonResponse:
     tenant, visitor = authenticate_visitor(request)
     conversation = _own_conversation(tenant, visitor, read_json(request))
     return JsonResponse({"queue": selectors.queue_state(tenant=tenant, conversation_id=conversation.pk)})
 
 
-@widget_api
+@widget_endpoint("POST")
 def queue_email(request: HttpRequest) -> JsonResponse:
     """The visitor leaves an address so the conversation can go on by email; stored on the visitor."""
     tenant, visitor = authenticate_visitor(request)

@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django_scopes import scopes_disabled
 
@@ -15,7 +16,11 @@ from tests import factories
 
 
 def bearer(tenant, visitor):
-    return {"HTTP_AUTHORIZATION": "Bearer " + visitor_token_issue(tenant=tenant, visitor=visitor)}
+    # The chat iframe's request: a write carries Parley's Origin (the one Origin rule, docs/widget.md).
+    return {
+        "HTTP_AUTHORIZATION": "Bearer " + visitor_token_issue(tenant=tenant, visitor=visitor),
+        "HTTP_ORIGIN": settings.PARLEY_BASE_URL,
+    }
 
 
 def post(client, url, data, **headers):
