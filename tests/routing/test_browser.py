@@ -198,12 +198,19 @@ def test_a_waiting_visitor_sees_the_queue_message_and_their_place(parley, host, 
 
 @pytest.mark.parametrize("lang", ["ru", "pl"])
 def test_the_offer_banner_reads_in_russian_and_polish(parley, host, browser, lang):
-    # Olga comes back online: the backlog of waiting chats is offered to her at once.
+    # A chat of its own waits while everyone is paused (an offer Olga let expire in an earlier
+    # case is never offered to her again); Olga comes back online and is offered it at once.
     parley.django(
         "from apps.accounts.models import Membership\n"
+        "from apps.conversations import services\n"
         "from apps.routing.presence import presence_set\n"
         "with scopes_disabled():\n"
         "    olga = Membership.objects.select_related('tenant').get(user__email='olga@acme.test')\n"
+        "    members = list(Membership.objects.filter(tenant=olga.tenant))\n"
+        "for m in members:\n"
+        "    presence_set(tenant=olga.tenant, membership=m, status='paused')\n"
+        f"v = services.visitor_identify(tenant=olga.tenant, anonymous_id='banner-visitor-{lang}-000001', name='Ivan')\n"
+        f"services.visitor_message_receive(tenant=olga.tenant, visitor=v, client_id='banner-{lang}', body='Hello')\n"
         "presence_set(tenant=olga.tenant, membership=olga, status='online')\n"
     )
     for name, viewport in (("desktop", DESKTOP), ("375", PHONE)):
