@@ -371,3 +371,18 @@ def test_the_sweeper_picks_up_mail_a_dead_worker_left_and_gives_up_after_five_tr
     assert services.inbound_emails_sweep(now=later) == 0
     with scopes_disabled():
         assert InboundEmail.objects.get(pk=stuck.pk).status == Status.FAILED
+
+
+def test_an_email_visitors_id_cannot_be_computed_from_their_address(tenant, receive):
+    """A widget client that knows someone's address must not be able to claim their email history."""
+    import hashlib
+
+    from django_scopes import scopes_disabled
+
+    from tests.emailbridge.mail import build
+
+    row = receive(build(to=tenant.inbound_address, subject="Hello"), to=tenant.inbound_address)
+    with scopes_disabled():
+        visitor = row.conversation.visitor
+    plain = hashlib.sha256(visitor.email.encode()).hexdigest()[:40]
+    assert visitor.anonymous_id.startswith("email-") and plain not in visitor.anonymous_id

@@ -9,10 +9,10 @@ never the subject, so two people answering the same newsletter never share a cha
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import secrets
 
 from django.core.files.base import ContentFile
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 
 from apps.accounts.models import Tenant
@@ -78,7 +78,10 @@ def visitor_for_sender(tenant: Tenant, parsed: ParsedEmail, row: InboundEmail) -
         if known is not None:
             return known
     seed = address or row.dedup_key
-    anonymous_id = "email-" + hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    # Keyed with the secret key: one sender is one visitor, and nobody who knows the address can
+    # compute the id and open a widget session as that visitor (their email history).
+    keyed = salted_hmac("parley.emailbridge.visitor", f"{tenant.pk}:{seed}", algorithm="sha256")
+    anonymous_id = "email-" + keyed.hexdigest()[:40]
     visitor = conversation_services.visitor_identify(tenant=tenant, anonymous_id=anonymous_id, name=parsed.from_name)
     if address and not visitor.email:
         # An address Django will not validate: the visitor stays, without it.
