@@ -17,7 +17,7 @@ from apps.conversations import frames
 from apps.conversations.errors import Forbidden, NotFound
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
 from apps.core.ids import parse_id
-from apps.core.tenancy import tenant_scope
+from apps.core.tenancy import scopes_disabled, tenant_scope
 
 Box = Literal["queued", "mine", "open", "closed"]
 
@@ -255,3 +255,25 @@ def visitor_conversations_owned(*, tenant: Tenant, visitor: Visitor, conversatio
             )
         )
     return [conversation_id for conversation_id in conversation_ids if conversation_id in owned]
+
+
+def operator_replies_unsent(*, channel: str, outbound_model, now: datetime, after, window) -> list[Message]:
+    """Operator replies in `channel` conversations, older than `after` and within `window`, that no
+    row of `outbound_model` (a channel's outbox with a `chat_message` key) covers: what a channel's
+    sweeper queues when a write path sent no signal. Across tenants (a beat task), oldest first."""
+    with scopes_disabled():
+        covered = outbound_model.objects.filter(
+            chat_message__isnull=False, created_at__gte=now - window - after
+        ).values("chat_message_id")
+        return list(
+            Message.objects.filter(
+                conversation__channel=channel,
+                author_type=Message.Author.OPERATOR,
+                kind__in=[Message.Kind.TEXT, Message.Kind.ATTACHMENT],
+                created_at__lt=now - after,
+                created_at__gte=now - window,
+            )
+            .exclude(pk__in=Subquery(covered))
+            .select_related("tenant", "author__user")
+            .order_by("created_at")[:500]
+        )

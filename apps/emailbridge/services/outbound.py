@@ -25,17 +25,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Membership, Tenant
+from apps.conversations import selectors as conversation_selectors
 from apps.conversations import services as conversation_services
 from apps.conversations.errors import BadInput, NotFound
 from apps.conversations.events import frame_published, ops_group
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
-from apps.core.tenancy import scopes_disabled, tenant_scope
+from apps.core.tenancy import tenant_scope
 from apps.emailbridge import addressing
 from apps.emailbridge.errors import HeaderInjection
 from apps.emailbridge.models import InboundEmail, OutboundEmail
@@ -365,22 +365,10 @@ def outbound_emails_sweep(*, now=None) -> int:
     over the last hour, for messages older than 30 seconds (so never racing their commit).
     """
     now = now or timezone.now()
-    with scopes_disabled():
-        queued = OutboundEmail.objects.filter(
-            chat_message__isnull=False, created_at__gte=now - SWEEP_WINDOW - SWEEP_AFTER
-        ).values("chat_message_id")
-        missing = list(
-            Message.objects.filter(
-                conversation__channel=Conversation.Channel.EMAIL,
-                author_type=Message.Author.OPERATOR,
-                kind__in=[Message.Kind.TEXT, Message.Kind.ATTACHMENT],
-                created_at__lt=now - SWEEP_AFTER,
-                created_at__gte=now - SWEEP_WINDOW,
-            )
-            .exclude(pk__in=Subquery(queued))
-            .select_related("tenant", "author__user")
-            .order_by("created_at")[:500]
-        )
+    missing = conversation_selectors.operator_replies_unsent(
+        channel=Conversation.Channel.EMAIL, outbound_model=OutboundEmail,
+        now=now, after=SWEEP_AFTER, window=SWEEP_WINDOW,
+    )
     count = 0
     for message in missing:
         with transaction.atomic():

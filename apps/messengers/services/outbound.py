@@ -32,6 +32,7 @@ from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Tenant
+from apps.conversations import selectors as conversation_selectors
 from apps.conversations.errors import NotFound
 from apps.conversations.frames import operator_public_name
 from apps.conversations.models import Attachment, Conversation, Message
@@ -378,22 +379,10 @@ def telegram_outbound_sweep(*, now=None) -> int:
     (a lost task), and give up rows stuck `sending` (a worker died mid-call: it may have been
     delivered, so it is not sent again). Returns the number of chats flushed."""
     now = now or timezone.now()
-    with scopes_disabled():
-        queued = TelegramOutbound.objects.filter(
-            chat_message__isnull=False, created_at__gte=now - SWEEP_WINDOW - SWEEP_AFTER
-        ).values("chat_message_id")
-        missing = list(
-            Message.objects.filter(
-                conversation__channel=Conversation.Channel.TELEGRAM,
-                author_type=Message.Author.OPERATOR,
-                kind__in=[Message.Kind.TEXT, Message.Kind.ATTACHMENT],
-                created_at__lt=now - SWEEP_AFTER,
-                created_at__gte=now - SWEEP_WINDOW,
-            )
-            .exclude(pk__in=Subquery(queued))
-            .select_related("tenant", "author__user")
-            .order_by("created_at")[:500]
-        )
+    missing = conversation_selectors.operator_replies_unsent(
+        channel=Conversation.Channel.TELEGRAM, outbound_model=TelegramOutbound,
+        now=now, after=SWEEP_AFTER, window=SWEEP_WINDOW,
+    )
     for message in missing:
         telegram_reply_queue(tenant=message.tenant, message=message)
     with scopes_disabled():
