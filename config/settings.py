@@ -230,6 +230,8 @@ CHANNEL_LAYERS = {
 PARLEY_PERSON_FRAMES_PER_SECOND = float(env_str("PARLEY_PERSON_FRAMES_PER_SECOND", "10"))
 PARLEY_PERSON_FRAME_BURST = env_int("PARLEY_PERSON_FRAME_BURST", 40)
 PARLEY_SOCKETS_PER_VISITOR = env_int("PARLEY_SOCKETS_PER_VISITOR", 12)
+# Redis connections per process for those budgets (a frame waits for a free one, up to 2 s).
+PARLEY_BUDGET_REDIS_CONNECTIONS = env_int("PARLEY_BUDGET_REDIS_CONNECTIONS", 16)
 # Requests a minute one signed-in person may make to the dashboard's JSON API (/app/api/).
 PARLEY_OPERATOR_API_PER_MINUTE = env_int("PARLEY_OPERATOR_API_PER_MINUTE", 600)
 # Open sockets re-add themselves to their groups this often (core layer memberships expire or vanish with Redis).

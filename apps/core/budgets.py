@@ -10,12 +10,18 @@ visitor and per operator instead, whatever process or socket the frame arrives o
   a process that dies frees its slots by itself; `socket_slot_release` frees one at once.
 
 Redis being down must not take chat down with it: both fail open, with a warning.
+
+Every frame of every socket asks Redis, so the pool is bounded
+(`PARLEY_BUDGET_REDIS_CONNECTIONS` per process, a caller waits for a free connection): an
+unbounded pool grows to the highest number of frames ever in flight at once (2,000 sockets
+opening) and keeps those connections open for the life of the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import weakref
 
@@ -51,6 +57,11 @@ return 1
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def client_name() -> str:
+    """How this process's budget connections are named in Redis's CLIENT LIST."""
+    return f"parley-budgets-{os.getpid()}"
+
+
 def _client():
     """One redis.asyncio client per event loop (a connection belongs to the loop that opened it)."""
     import redis.asyncio
@@ -58,7 +69,15 @@ def _client():
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=settings.PARLEY_BUDGET_REDIS_CONNECTIONS,
+            timeout=2,  # waiting for a free connection; then the budget fails open like any Redis error
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            client_name=client_name(),
+        )
+        client = redis.asyncio.Redis(connection_pool=pool)
         client.parley_scripts = (client.register_script(_TAKE), client.register_script(_CLAIM))
         _clients[loop] = client
     return client

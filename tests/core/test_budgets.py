@@ -57,3 +57,25 @@ async def test_redis_down_fails_open(settings, person):
         assert await budgets.socket_slot_claim(person, "s", lifetime=1)
     finally:
         budgets._clients.clear()
+
+
+async def test_a_burst_of_frames_does_not_grow_the_redis_connections(settings, person):
+    """2,000 sockets opening at once must not leave hundreds of idle Redis connections behind."""
+    import redis.asyncio
+
+    settings.PARLEY_BUDGET_REDIS_CONNECTIONS = 4
+    settings.PARLEY_PERSON_FRAME_BURST = 10_000
+    budgets._clients.clear()
+    admin = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+
+    async def ours() -> int:  # earlier tests' clients (other event loops) may still hold theirs
+        return sum(1 for c in await admin.client_list() if c.get("name") == budgets.client_name())
+
+    try:
+        before = await ours()
+        results = await asyncio.gather(*(budgets.frame_budget_take(f"{person}-{n % 50}") for n in range(400)))
+        assert all(results)  # every frame was counted (none failed open for want of a connection)
+        assert await ours() - before <= 4
+    finally:
+        budgets._clients.clear()
+        await admin.aclose()
