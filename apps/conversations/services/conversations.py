@@ -132,13 +132,7 @@ def conversation_accept(*, tenant: Tenant, conversation: Conversation, membershi
             return locked
         if locked.status != Conversation.Status.QUEUED:
             raise Conflict(_("Another operator already accepted this chat."))
-        locked.assignee = membership
-        locked.status = Conversation.Status.OPEN
-        message = system_message(tenant, locked, "accepted", name=operator_public_name(membership))
-        locked.save(update_fields=["assignee", "status", "last_seq"])
-        routing.conversation_taken(tenant=tenant, conversation=locked, membership=membership)
-        events.message_created(message)
-        events.conversation_changed(locked, "assigned")
+        _take(tenant, locked, membership, system_line="accepted")
     return locked
 
 
@@ -156,14 +150,19 @@ def conversation_assign(
             raise ConversationClosed()
         if locked.assignee_id == assignee.pk and locked.status != Conversation.Status.QUEUED:
             return locked
-        locked.assignee = assignee
-        locked.status = Conversation.Status.OPEN
-        message = system_message(tenant, locked, "assigned", name=operator_public_name(assignee))
-        locked.save(update_fields=["assignee", "status", "last_seq"])
-        routing.conversation_taken(tenant=tenant, conversation=locked, membership=assignee)
-        events.message_created(message)
-        events.conversation_changed(locked, "assigned")
+        _take(tenant, locked, assignee, system_line="assigned")
     return locked
+
+
+def _take(tenant: Tenant, locked: Conversation, membership: Membership, *, system_line: str) -> None:
+    """`membership` now has the (locked, open) chat: the system line, routing's bookkeeping, the events."""
+    locked.assignee = membership
+    locked.status = Conversation.Status.OPEN
+    message = system_message(tenant, locked, system_line, name=operator_public_name(membership))
+    locked.save(update_fields=["assignee", "status", "last_seq"])
+    routing.conversation_taken(tenant=tenant, conversation=locked, membership=membership)
+    events.message_created(message)
+    events.conversation_changed(locked, "assigned")
 
 
 @in_tenant_scope
