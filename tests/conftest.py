@@ -6,6 +6,9 @@ from django_scopes import scopes_disabled
 from apps.accounts.models import Role
 from tests import factories
 
+# Chromium, the host page and screenshots for the browser tests (tests/shared/browser.py).
+pytest_plugins = ["tests.shared.browser"]
+
 PASSWORD = "correct horse battery"
 
 

@@ -9,8 +9,6 @@ PARLEY_SCREENSHOTS=1 writes the card screenshots (en, ru, pl at 375 px) to docs/
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,18 +16,13 @@ import pytest
 from tests.invoices.fakes import FakeServer, StripeAPI
 from tests.invoices.hosted import HostedCheckout
 from tests.processes import CHROMIUM
-from tests.widget.live import ROOT, live_parley
-
-# The widget tests' browser and host-site fixtures, on the `parley` of this module.
-from tests.widget.test_browser import browser, host, open_widget, send, start_chat, wait_launcher  # noqa: F401
+from tests.shared.browser import open_widget, send, shooter, start_chat, wait_launcher
+from tests.widget.live import live_parley
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SCREENSHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("PARLEY_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "parley-invoice-screenshots"
-)
+shot = shooter("")
+
 WEBHOOK_SECRET = "whsec_browsertestsecret000000000000"
 
 SEED = """
@@ -107,11 +100,6 @@ def parley(stripe_api):
             f"{server.base_url}/invoices/webhooks/stripe/{webhook_token}/", WEBHOOK_SECRET
         )
         yield server
-
-
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def fill_line(row, description, quantity, price, tax):

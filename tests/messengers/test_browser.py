@@ -5,10 +5,8 @@ docs/screenshots/ with PARLEY_SCREENSHOTS=1, else in a temporary folder."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,17 +14,14 @@ import pytest
 import requests
 
 from tests.messengers.fake_telegram import FakeTelegram
-from tests.processes import CHROMIUM, CHROMIUM_ARGS
-from tests.widget.live import PYTHON, ROOT, host_site, live_parley
-from tests.widget.test_browser import Operator, bubble, open_widget, send, start_chat, wait_launcher
+from tests.processes import CHROMIUM
+from tests.shared.browser import bubble, open_widget, operator_socket, send, shooter, start_chat, wait_launcher
+from tests.widget.live import PYTHON, ROOT, live_parley
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SCREENSHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("PARLEY_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "parley-telegram-screenshots"
-)
+shot = shooter("telegram")
+
 PUBLIC_URL = "https://parley.example"  # Telegram takes only HTTPS webhooks; the test posts to daphne itself
 DESKTOP = {"width": 1000, "height": 760}
 PHONE = {"width": 375, "height": 740}
@@ -65,26 +60,9 @@ def bot_token(parley, fake):
     return token
 
 
-@pytest.fixture(scope="module")
-def host(parley):
-    with host_site(parley) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 @pytest.fixture
 def operator(parley):
-    client = Operator(parley)
-    client.wait_for(lambda f: f.get("type") == "hello")
+    client = operator_socket(parley)
     yield client
     client.close()
 
@@ -117,11 +95,6 @@ class TelegramPerson:
             self.url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": self.secret}, timeout=30
         )
         assert response.status_code == 200
-
-
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"telegram-{name}.png"))
 
 
 def wait_sent(fake, chat_id, predicate, timeout=10.0):

@@ -10,25 +10,20 @@ one is paused and sees why. Then, with nobody free, a new visitor sees their pla
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.processes import CHROMIUM, CHROMIUM_ARGS, stop_process
-from tests.widget.live import PYTHON, ROOT, host_site, live_parley
-from tests.widget.test_browser import open_widget, send, start_chat, wait_launcher
+from tests.processes import CHROMIUM, stop_process
+from tests.shared.browser import open_widget, send, shooter, start_chat, wait_launcher
+from tests.widget.live import PYTHON, ROOT, live_parley
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SCREENSHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("PARLEY_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "parley-routing-screenshots"
-)
+shot = shooter("routing")
+
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 
@@ -94,22 +89,6 @@ def parley():
             log.close()
 
 
-@pytest.fixture(scope="module")
-def host(parley):
-    with host_site(parley) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 def dashboard(browser, parley, email, *, viewport=DESKTOP, locale="en-US"):
     context = browser.new_context(viewport=viewport, locale=locale)
     context.add_cookies([{"name": "sessionid", "value": parley.routing["sessions"][email], "url": parley.base_url}])
@@ -119,11 +98,6 @@ def dashboard(browser, parley, email, *, viewport=DESKTOP, locale="en-US"):
     page.goto(f"{parley.base_url}/app/")
     page.wait_for_selector('#conn[data-state="online"]', state="attached", timeout=15000)
     return page, errors
-
-
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"routing-{name}.png"))
 
 
 def test_an_ignored_offer_moves_on_is_accepted_by_hotkey_and_the_first_operator_is_paused(parley, host, browser):

@@ -5,25 +5,19 @@ the loopback OAuth server) and the operator's visitor card shows the name at onc
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.processes import CHROMIUM, CHROMIUM_ARGS
+from tests.processes import CHROMIUM
+from tests.shared.browser import open_widget, operator_socket, send, shooter, start_chat, wait_launcher
 from tests.visitorlogin.fake_oauth import CLIENTS, FakeOAuth
-from tests.widget.live import PYTHON, ROOT, host_site, live_parley
-from tests.widget.test_browser import Operator, open_widget, send, start_chat, wait_launcher
+from tests.widget.live import PYTHON, ROOT, live_parley
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SCREENSHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("PARLEY_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "parley-login-screenshots"
-)
+shot = shooter("login")
 
 
 @pytest.fixture(scope="module")
@@ -52,33 +46,11 @@ def parley(fake):
         yield server
 
 
-@pytest.fixture(scope="module")
-def host(parley):
-    with host_site(parley) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 @pytest.fixture
 def operator(parley):
-    client = Operator(parley)
-    client.wait_for(lambda f: f.get("type") == "hello")
+    client = operator_socket(parley)
     yield client
     client.close()
-
-
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"login-{name}.png"))
 
 
 @pytest.mark.parametrize("lang", ["en", "ru", "pl"])

@@ -5,29 +5,31 @@ websockets client. Screenshots land in docs/screenshots/."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.processes import CHROMIUM, CHROMIUM_ARGS
+from tests.processes import CHROMIUM
+from tests.shared.browser import (
+    bubble,
+    chat_frame,
+    launcher_point,
+    open_widget,
+    operator_socket,
+    send,
+    shooter,
+    start_chat,
+    wait_launcher,
+    wait_usable,
+)
 from tests.shared.cut_socket import SocketCutter
-from tests.widget.live import ROOT, host_site, live_parley
+from tests.widget.live import live_parley
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# PARLEY_SCREENSHOTS=1 refreshes docs/screenshots/widget-*.png; otherwise they go to a temporary folder,
-# so a test run leaves the work tree clean.
-SCREENSHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("PARLEY_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "parley-widget-screenshots"
-)
+shot = shooter("widget")
 VIEWPORT = {"width": 1000, "height": 760}
 PHONE = {"width": 375, "height": 740}
 
@@ -40,129 +42,11 @@ def parley():
         yield server
 
 
-@pytest.fixture(scope="module")
-def host(parley):
-    with host_site(parley) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-class Operator:
-    """An operator's dashboard socket: collects every frame in a background thread."""
-
-    def __init__(self, parley):
-        from websockets.sync.client import connect
-
-        self.socket = connect(
-            parley.ws_url + "/ws/app/",
-            origin=parley.base_url,
-            additional_headers={"Cookie": f"sessionid={parley.session}"},
-            open_timeout=10,
-        )
-        self.frames: list[dict] = []
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        try:
-            for text in self.socket:
-                with self.lock:
-                    self.frames.append(json.loads(text))
-        except Exception:  # noqa: BLE001, S110 - the socket closed at the end of the test
-            pass
-
-    def send(self, **frame):
-        self.socket.send(json.dumps(frame))
-
-    def wait_for(self, predicate, timeout=10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                for frame in self.frames:
-                    if predicate(frame):
-                        return frame
-            time.sleep(0.05)
-        with self.lock:
-            seen = [f.get("type") for f in self.frames]
-        raise AssertionError(f"no matching frame within {timeout}s; saw {seen}")
-
-    def visitor_message(self, body, timeout=10.0) -> dict:
-        return self.wait_for(
-            lambda f: f.get("type") == "message"
-            and f["message"]["author_type"] == "visitor"
-            and f["message"]["body"] == body,
-            timeout,
-        )
-
-    def close(self):
-        self.socket.close()
-
-
 @pytest.fixture
 def operator(parley):
-    client = Operator(parley)
-    client.wait_for(lambda f: f.get("type") == "hello")
+    client = operator_socket(parley)
     yield client
     client.close()
-
-
-def launcher_point(page) -> tuple[int, int]:
-    size = page.viewport_size
-    return size["width"] - 48, size["height"] - 48
-
-
-def open_widget(page):
-    """Click the launcher (inside a closed shadow root, so by position, as a person would)."""
-    page.mouse.click(*launcher_point(page))
-    return chat_frame(page)
-
-
-def chat_frame(page, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for frame in page.frames:
-            if "/widget/frame/" in frame.url:
-                frame.wait_for_load_state()
-                return frame
-        page.wait_for_timeout(50)  # lets Playwright process the frame events
-    raise AssertionError("the chat iframe was not created")
-
-
-def wait_launcher(page):
-    page.wait_for_function("() => document.querySelector('[data-parley]') !== null", timeout=10000)
-
-
-def start_chat(frame, name="Ann"):
-    frame.locator("#pw-pre-name").fill(name)
-    frame.locator("#pw-pre-name").press("Enter")
-    wait_usable(frame)
-
-
-def wait_usable(frame):
-    frame.wait_for_function(
-        "() => document.body.dataset.socket === 'open' && !document.getElementById('pw-input').disabled",
-        timeout=10000,
-    )
-
-
-def send(frame, text):
-    box = frame.locator("#pw-input")
-    box.fill(text)
-    box.press("Enter")
-
-
-def bubble(frame, text):
-    return frame.locator(".pw-bubble", has_text=text)
 
 
 def png_bytes() -> bytes:
@@ -173,11 +57,6 @@ def png_bytes() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (234, 88, 12)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"widget-{name}.png"))
 
 
 def test_visitor_chats_with_an_operator_through_navigation_and_a_lost_connection(parley, host, browser, operator):
@@ -403,8 +282,9 @@ def test_returning_visitor_gets_unread_badge_when_an_operator_writes(parley, hos
     # The visitor ends the chat, then starts a new one: a new conversation.
     frame.locator("#pw-end").click()
     operator.wait_for(
-        lambda f: f.get("type") == "conversation" and f.get("event") == "closed"
-        and f["conversation"]["id"] == conversation
+        lambda f: (
+            f.get("type") == "conversation" and f.get("event") == "closed" and f["conversation"]["id"] == conversation
+        )
     )
     frame.locator("#pw-new").click()
     send(frame, "One more question")
@@ -432,9 +312,9 @@ def test_hostile_host_css_does_not_break_the_widget(parley, host, browser, opera
         files=[{"name": "sofa <1>.png", "mimeType": "image/png", "buffer": png_bytes()}]
     )
     sent = operator.wait_for(
-        lambda f: f.get("type") == "message"
-        and f["message"]["author_type"] == "visitor"
-        and f["message"]["attachments"]
+        lambda f: (
+            f.get("type") == "message" and f["message"]["author_type"] == "visitor" and f["message"]["attachments"]
+        )
     )
     assert sent["message"]["attachments"][0]["content_type"] == "image/png"
     preview = frame.locator(".pw-mine .pw-files img").last
