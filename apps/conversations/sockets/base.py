@@ -37,6 +37,12 @@ from apps.core.sockettasks import SocketTasks
 
 logger = logging.getLogger(__name__)
 
+try:  # what daphne (through autobahn) raises when a frame is sent on a socket the client has closed
+    from autobahn.exception import Disconnected as PeerGone
+except ImportError:  # another ASGI server: such a failure is logged like any other
+    class PeerGone(Exception):  # noqa: N818
+        pass
+
 FRAME_MAX_BYTES = 16 * 1024
 CLOSE_TOO_MANY_SOCKETS = 4429  # a visitor over PARLEY_SOCKETS_PER_VISITOR (docs/protocol.md)
 # Per-socket token bucket: a burst of 20 frames, refilled at 10 per second.
@@ -296,6 +302,10 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
             await self.send_error(exc.code, exc.message, ref=frame_ref, field=exc.field)
         except ConversationError as exc:
             await self.send_error(exc.code, exc.message, ref=frame_ref, field=getattr(exc, "field", None))
+        except PeerGone:
+            # The client closed while its frame was handled: nobody to answer; a resend or
+            # `resume` on its next socket covers whatever it did not hear.
+            logger.debug("%s socket: closed by the client during %s", self.side, kind)
         except Exception:
             # Unknown failures (a database or layer outage) are the server's: the client keeps
             # the message in its outbox and resends it with the same client_id.
