@@ -23,3 +23,12 @@ class EmailTooLarge(ConversationError):
 
 class HeaderInjection(BadInput):
     default_message = _("Line breaks are not allowed in this field.")
+
+
+class EmailFetchFailed(ConversationError):
+    """The provider kept the mail in its storage (Amazon SES's S3 action) and it could not be read: the
+    webhook answers 502 so the provider delivers the notification again."""
+
+    code = "email_unavailable"
+    http_status = 502
+    default_message = _("The message could not be read from the provider's storage.")

@@ -5,12 +5,16 @@ auth with `ANYMAIL_WEBHOOK_SECRET` for Postmark and Amazon SES, whose SNS messag
 also verified against Amazon's signing certificate in `sns.py`) and sends the `inbound`
 signal; the receiver here recovers the original MIME where the provider sends it and
 calls `inbound_email_receive`. A provider that is not configured answers 404.
+
+Size: each view reads its body under the email limit (`webhookbody.py`), not Django's form
+limit, so mail up to PARLEY_EMAIL_MAX_BYTES arrives through every provider; a body that
+cannot carry a message that small, or a message over the limit (also one that Amazon SES left
+in S3), is answered 413 `too_large` and nothing is stored.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import logging
 
 from anymail.signals import inbound
@@ -19,8 +23,9 @@ from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.emailbridge import addressing
-from apps.emailbridge.errors import EmailTooLarge, UnknownRecipient
+from apps.core.http import error_response
+from apps.emailbridge import addressing, webhookbody
+from apps.emailbridge.errors import EmailFetchFailed, EmailTooLarge, UnknownRecipient
 from apps.emailbridge.models import InboundEmail, email_max_bytes
 from apps.emailbridge.selectors import tenant_for_recipient
 from apps.emailbridge.services import inbound_email_receive
@@ -36,10 +41,14 @@ SOURCES = {
 
 def _original_mime(event, esp_name: str) -> bytes:
     """The bytes the provider received, when its payload carries them; else anymail's rebuilt message."""
+    original = getattr(event, "original_mime", None)  # Amazon SES's S3 object, as downloaded
+    if original is not None:
+        return original
     esp_event = event.esp_event
     try:
         if esp_name == "Mailgun" and "body-mime" in esp_event.POST:
-            return esp_event.POST["body-mime"].encode("utf-8", "surrogateescape")
+            exact = getattr(esp_event, "form_field_bytes", {}).get("body-mime")
+            return exact if exact is not None else esp_event.POST["body-mime"].encode("utf-8", "surrogateescape")
         if esp_name == "Postmark" and isinstance(esp_event, dict) and esp_event.get("RawEmail"):
             return str(esp_event["RawEmail"]).encode("utf-8", "surrogateescape")
         if esp_name == "Amazon SES" and isinstance(esp_event, dict) and esp_event.get("content"):
@@ -82,12 +91,18 @@ def _getaddresses(value: str) -> list[tuple[str, str]]:
 
 @receiver(inbound, dispatch_uid="parley.emailbridge.inbound")
 def receive_from_provider(sender, event, esp_name, **kwargs) -> None:
-    """Store the mail for each tenant it is addressed to; an unknown address is logged and dropped."""
+    """Store the mail for each tenant it is addressed to; an unknown address is logged and dropped.
+
+    Raises `EmailTooLarge` for mail over the limit (the view answers 413), storing nothing.
+    """
     source = SOURCES.get(esp_name)
     if source is None:
         logger.warning("inbound email from unsupported provider %s ignored", esp_name)
         return
     raw = _original_mime(event, esp_name)
+    if len(raw) > email_max_bytes():
+        logger.warning("inbound email of %s bytes (over %s) from %s refused", len(raw), email_max_bytes(), esp_name)
+        raise EmailTooLarge()
     envelope_from = getattr(event.message, "envelope_sender", None)
     seen_tenants = set()
     for recipient in _recipients(event):
@@ -95,13 +110,7 @@ def receive_from_provider(sender, event, esp_name, **kwargs) -> None:
         if tenant is None or tenant.pk in seen_tenants:
             continue
         seen_tenants.add(tenant.pk)
-        try:
-            inbound_email_receive(
-                raw=raw, recipient=recipient, envelope_from=envelope_from, source=source, tenant=tenant
-            )
-        except EmailTooLarge:
-            logger.warning("inbound email over %s bytes from %s refused", email_max_bytes(), esp_name)
-            return
+        inbound_email_receive(raw=raw, recipient=recipient, envelope_from=envelope_from, source=source, tenant=tenant)
     if not seen_tenants:
         logger.info("inbound email from %s for no known address: %s", esp_name, UnknownRecipient.default_message)
 
@@ -135,16 +144,11 @@ def provider_view(provider: str):
     def view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not _configured(provider):
             raise Http404()
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        # Base64 and form encoding make a message up to about 1.4 times larger on the wire.
-        if not length.isdigit() or int(length) > email_max_bytes() * 1.4 + 64 * 1024:
-            return HttpResponse(status=413)
-        if not hasattr(request, "_body"):
-            # Read the body under our own bound instead of DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), so
-            # JSON payloads (Postmark, SES) carry mail up to PARLEY_EMAIL_MAX_BYTES. Django's
-            # multipart parser still applies its own limit to a single form field (Mailgun's body-mime).
-            request._body = request.read(int(length))
-            request._stream = io.BytesIO(request._body)
-        return view_class().as_view()(request, *args, **kwargs)
+        if webhookbody.declared_too_large(request) or not webhookbody.read_bounded(request):
+            return error_response(EmailTooLarge())
+        try:
+            return view_class().as_view()(request, *args, **kwargs)
+        except (EmailTooLarge, EmailFetchFailed) as exc:
+            return error_response(exc)
 
     return view
