@@ -7,9 +7,14 @@ forget, and a rollback sends nothing; outside a transaction it runs at once. Eac
 frame is serialised once per audience and sent as `{"type": "deliver", "text": ...}`;
 consumers forward `text` as is.
 
-Groups: `c<conversation id>` (the visitor's sockets), `t<tenant id>.ops` (every operator
-socket of the tenant), `u<user id>` (one operator). The channel layer carries hints:
-a failed send is logged, never raised, because clients resync by `seq`.
+Groups (docs/protocol.md, "Groups"): `c<conversation id>` (the visitor's sockets),
+`c<conversation id>.ops` (the operator sockets that watch the chat: its assignee's, and
+those that opened it), `t<tenant id>.ops` (every operator socket of the tenant: the lists'
+compact `list` frames, coalesced by `listfeed`, and the rarer conversation, visitor and
+presence frames), `u<user id>` (one operator). What costs per message (bodies, drafts, read
+receipts) never goes to `t<tenant>.ops`, so a message costs the same whatever the team's
+size. The channel layer carries hints: a failed send is logged, never raised, because
+clients resync by `seq`.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Literal, ParamSpec
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from apps.conversations import frames
+from apps.conversations import frames, listfeed
 from apps.conversations.models import Conversation, Message, Visitor
 from apps.core.tenancy import on_commit_in_scope
 
@@ -60,6 +65,11 @@ def ops_group(tenant_id: int) -> str:
     return f"t{tenant_id}.ops"
 
 
+def conversation_ops_group(conversation_id: int) -> str:
+    """The operator sockets watching one conversation: its assignee's, and those that have it open."""
+    return f"c{conversation_id}.ops"
+
+
 def user_group(user_id: int) -> str:
     return f"u{user_id}"
 
@@ -94,6 +104,22 @@ def _send(deliveries: list[tuple[str, str]]) -> None:
         logger.exception("publishing failed")
 
 
+def _send_layer(sends: list[tuple[str, dict]]) -> None:
+    """`_send` for layer messages that carry more than a frame (`conversation.deliver`)."""
+    try:
+        async_to_sync(_asend)(sends)
+    except Exception:
+        logger.exception("publishing failed")
+
+
+async def _flush_list(tenant_id: int, frame: dict) -> None:
+    """The end of a tenant's coalescing window (on the server's loop): what changed during it."""
+    await _asend([(ops_group(tenant_id), _deliver(frames.dumps(frame)))])
+
+
+list_feed = listfeed.ListFeed(flush=_flush_list)
+
+
 def publish_frame_now(group: str, frame: dict) -> None:
     """Send a frame of another app at once (from a function that is itself registered `@on_commit`)."""
     _send([(group, frames.dumps(frame))])
@@ -121,8 +147,17 @@ def visitor_followed(*, visitor_id: int, conversation_id: int) -> None:
 
 @on_commit
 def message_created(message: Message) -> None:
-    """A new message: operators get the full frame; the visitor gets the public one (never a note)."""
-    deliveries = [(ops_group(message.tenant_id), frames.dumps(frames.message_frame(message, audience="operator")))]
+    """A new message: the watching operators get the full frame, the visitor the public one (never a note),
+    the tenant's lists a compact item (coalesced)."""
+    deliveries = [
+        (
+            conversation_ops_group(message.conversation_id),
+            frames.dumps(frames.message_frame(message, audience="operator")),
+        )
+    ]
+    listed = list_feed.changed(message.tenant_id, frames.list_item_for_message(message))
+    if listed is not None:
+        deliveries.append((ops_group(message.tenant_id), frames.dumps(listed)))
     if not message.is_private:
         deliveries.append(
             (
@@ -135,27 +170,44 @@ def message_created(message: Message) -> None:
 
 @on_commit
 def messages_read(*, tenant_id: int, conversation_id: int, side: Side, seq: int) -> None:
+    """Both sides of the chat see the receipt; an operators' read also clears the lists' unread count."""
     text = frames.dumps(frames.read_frame(conversation_id=conversation_id, side=side, seq=seq))
-    _send([(ops_group(tenant_id), text), (conversation_group(conversation_id), text)])
+    deliveries = [(conversation_ops_group(conversation_id), text), (conversation_group(conversation_id), text)]
+    if side == "operator":
+        listed = list_feed.changed(
+            tenant_id, frames.list_item_for_read(conversation_id=conversation_id, operator_read_seq=seq)
+        )
+        if listed is not None:
+            deliveries.append((ops_group(tenant_id), frames.dumps(listed)))
+    _send(deliveries)
 
 
 @on_commit
 def conversation_changed(conversation: Conversation, event: str) -> None:
-    """`created`, `assigned`, `transferred`, `closed`, `reopened`, `rated`, `updated` (subject, department)."""
-    deliveries = [
+    """`created`, `assigned`, `transferred`, `closed`, `reopened`, `rated`, `updated` (subject, department).
+
+    Every operator socket gets it (it is a row of the lists), with the assignee beside the frame:
+    the assignee's sockets join `c<id>.ops`, a previous assignee's leave it (unless they watch it).
+    """
+    sends = [
         (
             ops_group(conversation.tenant_id),
-            frames.dumps(frames.conversation_frame(conversation, event, audience="operator")),
+            {
+                **_deliver(frames.dumps(frames.conversation_frame(conversation, event, audience="operator"))),
+                "type": "conversation.deliver",
+                "conversation": conversation.pk,
+                "assignee": conversation.assignee_id if not conversation.is_closed else None,
+            },
         )
     ]
     if event in VISITOR_CONVERSATION_EVENTS:
-        deliveries.append(
+        sends.append(
             (
                 conversation_group(conversation.pk),
-                frames.dumps(frames.conversation_frame(conversation, event, audience="visitor")),
+                _deliver(frames.dumps(frames.conversation_frame(conversation, event, audience="visitor"))),
             )
         )
-    _send(deliveries)
+    _send_layer(sends)
 
 
 @on_commit
@@ -166,8 +218,8 @@ def visitor_changed(visitor: Visitor) -> None:
 async def publish_typing(
     *, tenant_id: int, conversation_id: int, side: Side, on: bool, draft: str | None = None, name: str = ""
 ) -> None:
-    """Typing is never stored (so it is sent at once). Operators see a visitor's draft; a visitor sees only
-    that an operator types.
+    """Typing is never stored (so it is sent at once). The watching operators see a visitor's draft; a
+    visitor sees only that an operator types.
 
     The caller (the typing service) has already checked that the conversation is the sender's and
     the socket throttles drafts.
@@ -177,7 +229,7 @@ async def publish_typing(
         ops_draft = str(draft)[:DRAFT_MAX_CHARS] if on else ""
     deliveries = [
         (
-            ops_group(tenant_id),
+            conversation_ops_group(conversation_id),
             frames.dumps(
                 frames.typing_frame(conversation_id=conversation_id, side=side, on=on, name=name, draft=ops_draft)
             ),

@@ -199,3 +199,35 @@ def conversation_frame(conversation: Conversation, event: str, *, audience: Audi
         "event": event,
         "conversation": conversation_summary(conversation, audience=audience),
     }
+
+
+# The list's preview of a message (what `last_message` of the list endpoint holds), in characters.
+PREVIEW_CHARS = 140
+
+
+def list_item_for_message(message: Message) -> dict[str, Any]:
+    """What the tenant's lists need of a new message (docs/protocol.md, "list"): no full body, no attachments."""
+    conversation = message.conversation
+    last_message: dict[str, Any] = {
+        "seq": message.seq,
+        "author_type": message.author_type,
+        "kind": message.kind,
+        "body": message.body[:PREVIEW_CHARS],
+        "created_at": _iso(message.created_at),
+    }
+    if message.kind == Message.Kind.SYSTEM:
+        last_message["data"] = message.data or {}  # the event and names the list translates
+    item: dict[str, Any] = {
+        "id": message.conversation_id,
+        "status": conversation.status,
+        "last_seq": message.seq,
+        "last_message_at": _iso(conversation.last_message_at),
+        "last_message": last_message,
+    }
+    if message.author_type == Message.Author.VISITOR:
+        item["visitor_seqs"] = [message.seq]  # unread for the operators: counted once per seq
+    return item
+
+
+def list_item_for_read(*, conversation_id: int, operator_read_seq: int) -> dict[str, Any]:
+    return {"id": conversation_id, "operator_read_seq": operator_read_seq}

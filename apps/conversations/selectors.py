@@ -208,6 +208,20 @@ def operator_load(*, tenant: Tenant, membership_id: int) -> Membership:
     return membership
 
 
+# Conversations an operator socket follows as their assignee from connect (the newest first).
+ASSIGNED_FOLLOWED_MAX = 200
+
+
+def operator_assigned_conversation_ids(*, tenant: Tenant, membership_id: int) -> list[int]:
+    """The not-closed conversations assigned to the operator: their socket joins each one's `c<id>.ops`."""
+    with tenant_scope(tenant):
+        return list(
+            Conversation.objects.filter(tenant=tenant, assignee_id=membership_id, status__in=OPEN_STATUSES)
+            .order_by("-last_message_at")
+            .values_list("pk", flat=True)[:ASSIGNED_FOLLOWED_MAX]
+        )
+
+
 def replay_page(
     *, conversation: Conversation, after_seq: int, audience: frames.Audience
 ) -> tuple[list[str], int, int | None]:

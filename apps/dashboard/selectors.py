@@ -32,7 +32,7 @@ from .models import OperatorStatus
 
 BOXES = ("queued", "mine", "open", "closed")
 ONLINE_WINDOW = timedelta(minutes=5)
-PREVIEW_CHARS = 140
+PREVIEW_CHARS = frames.PREVIEW_CHARS  # one length for the list endpoint and the `list` frames
 
 
 def as_id(value: Any) -> int:

@@ -60,13 +60,36 @@ def test_a_visitor_message_is_stored_with_seq_1_and_sent_to_the_visitor_and_oper
     assert (message.seq, message.body, message.author_type, message.kind) == (1, "Hi there", "visitor", "text")
     assert reload(conversation).last_seq == 1
     assert reload(conversation).last_message_at == message.created_at
-    assert sorted(layer.groups()) == sorted([f"c{conversation.pk}", f"t{tenant.pk}.ops"])
-    for frame in layer.frames():
+    # The body to the visitor and the watching operators; the tenant's lists get a compact item.
+    assert sorted(layer.groups()) == sorted([f"c{conversation.pk}", f"c{conversation.pk}.ops", f"t{tenant.pk}.ops"])
+    for group in (f"c{conversation.pk}", f"c{conversation.pk}.ops"):
+        [frame] = layer.frames(group)
         assert frame["type"] == "message"
         assert frame["conversation"] == conversation.pk
         assert frame["message"]["seq"] == 1
         assert frame["message"]["client_id"] == "c-1"
     assert "author_id" not in layer.frames(f"c{conversation.pk}")[0]["message"]
+    assert layer.frames(f"t{tenant.pk}.ops") == [
+        {
+            "type": "list",
+            "conversations": [
+                {
+                    "id": conversation.pk,
+                    "status": "queued",
+                    "last_seq": 1,
+                    "last_message_at": message.created_at.isoformat(),
+                    "last_message": {
+                        "seq": 1,
+                        "author_type": "visitor",
+                        "kind": "text",
+                        "body": "Hi there",
+                        "created_at": message.created_at.isoformat(),
+                    },
+                    "visitor_seqs": [1],
+                }
+            ],
+        }
+    ]
     assert all(m["type"] == "deliver" for _, m in layer.sent)
 
 
@@ -84,7 +107,7 @@ def test_a_channel_layer_failure_after_commit_loses_nothing(tenant, conversation
     with publish():
         message, created = send(tenant, conversation)
     assert created and reload(message).seq == 1
-    assert broken.calls == 2  # both groups were tried
+    assert broken.calls == 3  # every group was tried (the visitor's, the watching operators', the lists')
     assert "group_send to" in caplog.text
 
 
@@ -232,8 +255,9 @@ def test_a_private_note_goes_only_to_operators(tenant, conversation, operator, l
         note, _ = services.note_add(
             tenant=tenant, conversation=conversation, author=operator, body="card declined twice", client_id="n1"
         )
-    assert layer.groups() == [f"t{tenant.pk}.ops"]
-    assert layer.frames()[0]["message"]["kind"] == "note"
+    assert layer.groups() == [f"c{conversation.pk}.ops", f"t{tenant.pk}.ops"]
+    assert layer.frames(f"c{conversation.pk}.ops")[0]["message"]["kind"] == "note"
+    assert layer.frames(f"t{tenant.pk}.ops")[0]["conversations"][0]["last_message"]["kind"] == "note"
     assert note.seq == 1
 
 
@@ -259,7 +283,7 @@ def test_the_visitor_frame_shows_the_operators_public_name_never_the_email(tenan
     assert "jane.secret" not in text and "acme.test" not in text and "bob.private" not in text
     assert [f["message"]["author_name"] for f in visitor_frames] == [tenant.name, "Bob"]
     assert all("author_id" not in f["message"] for f in visitor_frames)
-    ops = layer.frames(f"t{tenant.pk}.ops")
+    ops = layer.frames(f"c{conversation.pk}.ops")
     assert ops[0]["message"]["author_id"] == anonymous.pk
 
 
@@ -443,8 +467,13 @@ def test_mark_read_is_monotonic_marks_the_other_sides_messages_and_publishes(
     assert reload(conversation).operator_read_seq == 2
     v1, v2, o1 = stored_messages(conversation)
     assert v1.read_at and v2.read_at and o1.read_at is None
-    assert sorted(layer.groups()) == sorted([f"c{conversation.pk}", f"t{tenant.pk}.ops"])
-    assert layer.frames()[0] == {"type": "read", "conversation": conversation.pk, "side": "operator", "seq": 2}
+    assert sorted(layer.groups()) == sorted([f"c{conversation.pk}", f"c{conversation.pk}.ops", f"t{tenant.pk}.ops"])
+    receipt = {"type": "read", "conversation": conversation.pk, "side": "operator", "seq": 2}
+    assert layer.frames(f"c{conversation.pk}") == layer.frames(f"c{conversation.pk}.ops") == [receipt]
+    # The lists clear their unread count from the compact item.
+    assert layer.frames(f"t{tenant.pk}.ops") == [
+        {"type": "list", "conversations": [{"id": conversation.pk, "operator_read_seq": 2}]}
+    ]
     layer.clear()
     with publish() as callbacks:
         services.message_mark_read(tenant=tenant, conversation=conversation, side="operator", seq=1)
@@ -519,7 +548,8 @@ def test_accept_opens_the_chat_with_a_system_message_and_tells_both_sides(
     types = [(g, f["type"], f.get("event")) for (g, _), f in zip(layer.sent, layer.frames(), strict=True)]
     assert sorted(types, key=str) == sorted(
         [
-            (f"t{tenant.pk}.ops", "message", None),
+            (f"c{conversation.pk}.ops", "message", None),
+            (f"t{tenant.pk}.ops", "list", None),
             (f"c{conversation.pk}", "message", None),
             (f"t{tenant.pk}.ops", "conversation", "assigned"),
             (f"c{conversation.pk}", "conversation", "assigned"),
@@ -574,7 +604,9 @@ def test_transfer_to_a_department_requeues_and_keeps_the_note_private(tenant, co
     visitor_text = "".join(m["text"] for g, m in layer.sent if g == f"c{conversation.pk}")
     assert "VIP" not in visitor_text and "transferred" in visitor_text
     ops_events = [(f["type"], f.get("event")) for f in layer.frames(f"t{tenant.pk}.ops")]
-    assert ops_events == [("message", None), ("message", None), ("conversation", "transferred")]
+    assert ops_events == [("list", None), ("list", None), ("conversation", "transferred")]
+    watchers = [(f["type"], f["message"]["kind"]) for f in layer.frames(f"c{conversation.pk}.ops")]
+    assert watchers == [("message", "system"), ("message", "note")]
 
 
 def test_transfer_to_an_operator_keeps_it_open(tenant, conversation, operator, owner):
@@ -612,7 +644,10 @@ def test_close_then_reopen(tenant, conversation, operator, layer, publish):
         reopened = services.conversation_reopen(tenant=tenant, conversation=conversation, by=operator)
     assert (reopened.status, reopened.closed_at, reopened.assignee_id) == ("open", None, operator.pk)
     assert [m.data.get("event") for m in stored_messages(conversation)] == ["accepted", "closed", "reopened"]
-    assert [f.get("event") for f in layer.frames(f"t{tenant.pk}.ops")] == [None, "reopened"]
+    assert [(f["type"], f.get("event")) for f in layer.frames(f"t{tenant.pk}.ops")] == [
+        ("list", None),
+        ("conversation", "reopened"),
+    ]
 
 
 def test_rate_records_the_verdict_and_refuses_other_values(tenant, conversation, layer, publish):
@@ -716,9 +751,9 @@ def test_visitor_note_is_kept_for_the_tenant_and_not_broadcast(
 # --- typing -----------------------------------------------------------------------------------
 
 
-async def test_a_visitors_draft_reaches_only_operators(layer):
+async def test_a_visitors_draft_reaches_only_the_operators_watching_the_chat(layer):
     await events.publish_typing(tenant_id=1, conversation_id=2, side="visitor", on=True, draft="I want a ref")
-    assert layer.groups() == ["t1.ops"]
+    assert layer.groups() == ["c2.ops"]
     assert layer.frames()[0] == {
         "type": "typing",
         "conversation": 2,
@@ -731,7 +766,7 @@ async def test_a_visitors_draft_reaches_only_operators(layer):
 
 async def test_an_operators_typing_reaches_the_visitor_without_a_draft(layer):
     await events.publish_typing(tenant_id=1, conversation_id=2, side="operator", on=True, draft="secret", name="Ann")
-    assert sorted(layer.groups()) == ["c2", "t1.ops"]
+    assert sorted(layer.groups()) == ["c2", "c2.ops"]
     assert "draft" not in layer.frames("c2")[0]
     assert layer.frames("c2")[0]["name"] == "Ann"
 

@@ -92,7 +92,8 @@ def test_sending_posts_the_card_in_the_chat_and_broadcasts_it_to_both_sides(
     visitor_frames = layer.frames(f"c{conversation.pk}")
     assert {frame["type"] for frame in visitor_frames} == {"message", "invoice"}
     assert [f["invoice"]["status"] for f in visitor_frames if f["type"] == "invoice"] == ["sent"]
-    assert [f["type"] for f in layer.frames(f"t{tenant.pk}.ops")] == ["message", "invoice"]
+    assert [f["type"] for f in layer.frames(f"t{tenant.pk}.ops")] == ["list", "invoice"]
+    assert [f["type"] for f in layer.frames(f"c{conversation.pk}.ops")] == ["message"]
 
 
 def test_a_paid_invoice_cannot_be_cancelled_and_a_cancelled_one_cannot_be_paid(make_invoice, tenant, owner, operator):

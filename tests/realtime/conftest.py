@@ -182,6 +182,12 @@ class Socket:
                 break
         return frames
 
+    async def watch(self, conversation_id: int) -> None:
+        """What the dashboard does when it opens a chat: its bodies, drafts and receipts come to this socket."""
+        await self.send({"type": "watch", "conversation": conversation_id, "ref": "watch"})
+        reply = await self.recv_type("ok", "error")
+        assert reply == {"type": "ok", "action": "watch", "conversation": conversation_id, "ref": "watch"}, reply
+
     async def close(self) -> None:
         if not self.closed:
             self.closed = True

@@ -86,7 +86,8 @@ async def test_the_card_turns_paid_on_the_visitors_and_the_operators_socket(
     await visitor_socket.send({"type": "send", "client_id": "v1", "body": "An invoice, please"})
     ack = await visitor_socket.recv_type("ack")
     conversation_id = ack["conversation"]
-    await operator_socket.recv_type("message")
+    await operator_socket.recv_type("list")
+    await operator_socket.watch(conversation_id)  # the operator opens the chat to bill it
 
     invoice, account = await bill(tenant, operator, conversation_id)
     for socket in (visitor_socket, operator_socket):

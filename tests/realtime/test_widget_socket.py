@@ -119,6 +119,11 @@ async def test_hostile_text_is_stored_as_text_and_delivered_verbatim(visitor_soc
     await visitor_socket.send({"type": "send", "client_id": "evil-1", "body": body})
     ack = await visitor_socket.recv_type("ack")
     assert ack["message"]["body"] == body
+    # The lists' preview (shorter than the preview limit, so whole), then the chat opened.
+    listed = await operator_socket.recv_type("list")
+    assert listed["conversations"][0]["last_message"]["body"] == body
+    await operator_socket.watch(ack["conversation"])
+    await operator_socket.send({"type": "resume", "conversations": {str(ack["conversation"]): 0}})
     seen = await operator_socket.recv_type("message")
     assert seen["message"]["body"] == body
     assert (await stored_messages(ack["conversation"]))[0][3] == body
@@ -389,6 +394,7 @@ async def test_a_typing_preview_reaches_operators_only_and_is_never_stored(
 ):
     other_visitor_token = await database_sync_to_async(_second_visitor_token)(conversation)
     other_socket, _ = await sockets(f"/ws/widget/?token={other_visitor_token}")
+    await operator_socket.watch(conversation.pk)
     await visitor_socket.send(
         {"type": "typing", "conversation": conversation.pk, "on": True, "draft": "my card is 4242"}
     )
@@ -418,6 +424,7 @@ async def test_typing_previews_are_throttled_and_the_latest_draft_always_arrives
     visitor_socket, operator_socket, conversation
 ):
     drafts = [f"draft {n}" for n in range(12)]
+    await operator_socket.watch(conversation.pk)
     started = time.monotonic()
     for draft in drafts:
         await visitor_socket.send({"type": "typing", "conversation": conversation.pk, "on": True, "draft": draft})
@@ -479,6 +486,7 @@ async def test_the_contact_forms_conversation_reaches_the_visitors_open_tabs(soc
 
 
 async def test_read_receipts_reach_the_other_side(visitor_socket, operator_socket, operator, conversation):
+    await operator_socket.watch(conversation.pk)
     await database_sync_to_async(_operator_says)(conversation.pk, operator, ["hello", "there"])
     await visitor_socket.drain()
     await operator_socket.drain()
@@ -549,6 +557,7 @@ async def test_a_message_with_an_uploaded_file_is_acked_with_it_and_the_token_wo
     settings, tmp_path, conversation, visitor_socket, operator_socket
 ):
     settings.MEDIA_ROOT = tmp_path
+    await operator_socket.watch(conversation.pk)
     token = await database_sync_to_async(_upload)(conversation)
     frame = {"type": "send", "conversation": conversation.pk, "client_id": "file-1", "body": "", "attachments": [token]}
     await visitor_socket.send(frame)

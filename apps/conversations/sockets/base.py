@@ -7,8 +7,8 @@ resolved once by `sockets/auth.py` at connect). Whatever a service raises with a
 `code` becomes an `error` frame and the socket stays open; only a refused handshake
 closes it.
 
-Delivery: services publish on commit to the groups (`c<id>`, `t<tenant>.ops`, `u<user>`)
-and the socket forwards `deliver` events as they are. The layer only carries hints;
+Delivery: services publish on commit to the groups (`c<id>`, `c<id>.ops`, `t<tenant>.ops`,
+`u<user>`) and the socket forwards `deliver` events as they are. The layer only carries hints;
 `resume` replays from the database, so a lost event costs a fetch, never a message.
 """
 
@@ -27,7 +27,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Tenant
-from apps.conversations import frames
+from apps.conversations import events, frames
 from apps.conversations.errors import ConversationError
 from apps.conversations.sockets.auth import CLOSE_UNAUTHENTICATED
 from apps.core.budgets import frame_budget_take
@@ -175,6 +175,7 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
         self.joined: set[str] = set()
         self.known_conversations: set[int] = set()
         self.budget = TokenBucket()
+        events.list_feed.serve_on(asyncio.get_running_loop())  # this process's loop ends the lists' windows
         refusal = self.scope.get("parley_refusal")
         if refusal is not None or self.tenant is None:
             # Accept first: a browser sees the close code only on an opened socket.
@@ -241,6 +242,11 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
         if group not in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        if group in self.joined:
+            self.joined.discard(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=frames.dumps(frame))
