@@ -131,6 +131,9 @@ def test_an_operator_takes_a_chat_from_arrival_to_close(live, browser):
         anna.wait_for_selector("#conv-list .conv:has-text('where is my order')", timeout=3000)
         anna.wait_for_function("() => document.title.startsWith('(1)')", timeout=3000)  # the blinking tab title
         notified_after = time.monotonic() - started
+        # Boris has not opened it: his queue has it from the compact `list` update, preview and unread count.
+        listed = "#conv-list .conv:has-text('where is my order') .unread-count:has-text('1')"
+        boris.wait_for_selector(listed, timeout=3000)
         # "At once" is bounded by the waits above (3 s, a loaded CI machine); the latency itself is bench/'s.
         ack = visitor.wait_for(lambda f: f["type"] == "ack")
         conversation = ack["conversation"]

@@ -7,6 +7,7 @@ import { $ } from "./dom.js";
 import { onFrame } from "./frames.js";
 import { t } from "./i18n.js";
 import { loadLists } from "./list.js";
+import { watchOpenChat } from "./pane.js";
 import { boot, me, state } from "./state.js";
 
 function onState(status, seconds) {
@@ -39,6 +40,8 @@ export const socket = new ParleySocket({
   onState,
   onClose,
   onOpen: (reconnected) => {
+    // A new socket watches nothing yet: ask for the open chat again (the resume that follows fills the gap).
+    if (state.selected !== null) watchOpenChat();
     if (!reconnected) return;
     loadLists(); // what changed while the socket was down
     if (state.box === "visitors") loadVisitors();

@@ -16,12 +16,19 @@ import { me, state } from "./state.js";
 
 const OPERATOR_TYPING_SHOWN = 6000;
 
+// A chat waits in the queue and its visitor wrote: ring once, after the list shows it.
+function ringIfWaiting(c, fromVisitor) {
+  if (c && c.status === "queued" && fromVisitor && !rung.has(c.id)) {
+    rung.add(c.id);
+    setTimeout(() => newChatAlert(c), 0);
+  }
+}
+
+// The body of a message, for the chats this socket watches (the open one, the operator's own);
+// every other chat changes through `list` items (onList).
 function onMessage(conversationId, message) {
   const c = state.conversations.get(conversationId);
-  if (c && c.status === "queued" && message.author_type === "visitor" && !rung.has(conversationId)) {
-    rung.add(conversationId);
-    setTimeout(() => newChatAlert(c), 0); // after the list shows it
-  }
+  ringIfWaiting(c, message.author_type === "visitor");
   if (!c) {
     // Its `created` frame was missed (a reconnect): load it, and ring if it waits.
     ensureSummary(conversationId).then((loaded) => {
@@ -31,11 +38,13 @@ function onMessage(conversationId, message) {
       }
     });
   } else if (!c.last_seq || message.seq >= c.last_seq) {
+    // Counted once per seq: the `list` item of the same message may have come first.
+    const counted = message.seq <= (c.last_seq || 0);
     c.last_seq = message.seq;
     c.last_message = message;
     c.last_message_at = message.created_at;
     const looking = state.selected === conversationId && document.visibilityState === "visible";
-    if (message.author_type === "visitor" && !looking) c.unread = (c.unread || 0) + 1;
+    if (message.author_type === "visitor" && !looking && !counted) c.unread = (c.unread || 0) + 1;
   }
   const chat = state.chats.get(conversationId);
   if (chat && message.author_type === "visitor") chat.draft = null;
@@ -51,6 +60,37 @@ function onMessage(conversationId, message) {
       markRead(conversationId);
     }
   }
+  renderList();
+}
+
+// The lists' compact updates (docs/protocol.md, "list"): last message, unread, status. Items may
+// be merged and may come after the body of the same message: everything is applied by seq.
+function onListItem(item) {
+  const c = state.conversations.get(item.id);
+  if (!c) {
+    // Not in the lists yet (its `created` frame was missed): load it, and ring if it waits.
+    if (item.visitor_seqs?.length) ensureSummary(item.id).then((loaded) => ringIfWaiting(loaded, true));
+    return;
+  }
+  if (item.last_message && item.last_seq > (c.last_seq || 0)) {
+    const looking = state.selected === item.id && document.visibilityState === "visible";
+    const fresh = (item.visitor_seqs || []).filter((seq) => seq > (c.last_seq || 0) && seq > (c.operator_read_seq || 0));
+    if (!looking) c.unread = (c.unread || 0) + fresh.length;
+    c.last_seq = item.last_seq;
+    c.last_message = item.last_message;
+    c.last_message_at = item.last_message_at;
+    ringIfWaiting(c, fresh.length > 0);
+    const chat = state.chats.get(item.id);
+    if (chat && item.last_message.author_type === "visitor") chat.draft = null;
+  }
+  if (item.operator_read_seq !== undefined) {
+    c.operator_read_seq = Math.max(c.operator_read_seq || 0, item.operator_read_seq);
+    if ((c.last_seq || 0) <= c.operator_read_seq) c.unread = 0;
+  }
+}
+
+function onList(frame) {
+  for (const item of frame.conversations || []) onListItem(item);
   renderList();
 }
 
@@ -175,6 +215,7 @@ const handlers = {
   message: (frame) => frame.message && onMessage(frame.conversation, frame.message),
   ack: (frame) => frame.message && onMessage(frame.conversation, frame.message),
   conversation: (frame) => frame.conversation && onConversation(frame.event, frame.conversation),
+  list: onList,
   typing: onTyping,
   read: onRead,
   resumed: onResumed,

@@ -12,8 +12,20 @@ import { t } from "./i18n.js";
 import { mergeSummary, renderList, visitorName } from "./list.js";
 import { me, state } from "./state.js";
 
+// The open chat is the one whose bodies, drafts and read receipts this page asks for
+// (docs/protocol.md, "watch"); the others change through the lists' compact `list` frames.
+export function watchOpenChat() {
+  if (state.watching !== null && state.watching !== state.selected) {
+    socket.raw({ type: "unwatch", conversation: state.watching });
+  }
+  if (state.selected !== null) socket.raw({ type: "watch", conversation: state.selected });
+  state.watching = state.selected;
+}
+
 export async function openChat(id) {
+  const switched = state.selected !== id;
   state.selected = id;
+  if (switched) watchOpenChat();
   composeKind("text");
   document.body.dataset.pane = "chat";
   $("#chat-empty").hidden = true;
@@ -45,6 +57,9 @@ export async function openChat(id) {
     }
     if (state.selected !== id) return;
     renderChatHead();
+  } else if (switched && chat.lastSeq > 0) {
+    // Loaded earlier, unwatched since: what arrived meanwhile comes by seq.
+    socket.resume({ [id]: chat.lastSeq });
   }
   renderChat();
   renderTyping(chat);

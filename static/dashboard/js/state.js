@@ -10,6 +10,7 @@ export const state = {
   nextBefore: {}, // box -> cursor of its next page
   listsLoaded: false,
   selected: null, // conversation id open in the chat pane
+  watching: null, // the conversation this page asked the socket to watch (its bodies, drafts, receipts)
   chats: new Map(), // id -> loaded chat (see chat.js newChat)
   team: null, // {operators, departments}
   visitors: [], // visitors online now
