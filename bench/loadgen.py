@@ -5,7 +5,11 @@
 It speaks docs/protocol.md to whatever server the config points at (Parley or one
 of the baselines): operators connect to /ws/app/ with a session cookie, visitors to
 /ws/widget/?token=..., visitors `send` messages at a fixed aggregate rate and the
-operators of the same tenant must receive the `message` frame.
+operator who has the visitor's chat open must receive the `message` frame. After the
+warm-up each conversation is opened (`watch`, docs/protocol.md) by one operator of its
+tenant, the tenant's operators taking turns, as a team shares its chats; Parley sends the
+body to that operator only and a compact `list` frame to all (the baselines ignore
+`watch` and relay every message to every operator of the tenant).
 
 Latency is measured from the time a message was SCHEDULED to be sent, not from
 the moment it was actually written, so a stalled client or server cannot hide its
@@ -150,6 +154,7 @@ class LoadGenerator:
         self.operators: list[Operator] = []
         self.tasks: set[asyncio.Task] = set()
         self.ops_per_tenant: dict[int, int] = {}
+        self.watch = config.get("watch", True)
         # Client ids must be new on every run: Parley answers a known one with the old ack and publishes nothing.
         self.nonce = format(int(time.time() * 1000) % 36**6, "x")
         self.aux_pids: dict[str, int] = config.get("aux_pids", {})
@@ -281,15 +286,34 @@ class LoadGenerator:
             await asyncio.sleep(0.003)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if all(v.conversation is not None for v in self.visitors) and all(
-                self.state.messages[k].first is not None for k in keys
+            # A chat's first message reaches the list only (nobody has it open yet) when watching.
+            if all(v.conversation is not None for v in self.visitors) and (
+                self.watch or all(self.state.messages[k].first is not None for k in keys)
             ):
                 break
             await asyncio.sleep(0.05)
         missing = sum(1 for v in self.visitors if v.conversation is None)
         undelivered = sum(1 for k in keys if self.state.messages[k].first is None)
+        if self.watch:
+            await self.open_chats()
         await asyncio.sleep(0.5)
         return {"visitors_without_conversation": missing, "undelivered": undelivered, "errors": dict(self.state.errors)}
+
+    async def open_chats(self) -> None:
+        """Each visitor's chat is open in one operator's dashboard; a tenant's operators take turns."""
+        by_tenant: dict[int, list[Operator]] = {}
+        for operator in self.operators:
+            by_tenant.setdefault(operator.tenant, []).append(operator)
+        for visitor in self.visitors:
+            if visitor.conversation is None:
+                continue
+            team = by_tenant[visitor.tenant]
+            watcher = team[visitor.index % len(team)]
+            await watcher.ws.send(json.dumps({"type": "watch", "conversation": visitor.conversation}))
+
+    def expected_receivers(self, tenant: int) -> int:
+        """Operator sockets that must get a message's body: its chat's watcher, or the whole tenant without `watch`."""
+        return 1 if self.watch else self.ops_per_tenant[tenant]
 
     # ------------------------------------------------------------ open-loop schedules
 
@@ -374,7 +398,7 @@ class LoadGenerator:
                     refused += 1
                 continue
             latencies.append(tracked.first - tracked.scheduled)
-            if tracked.receivers >= self.ops_per_tenant[tracked.tenant]:
+            if tracked.receivers >= self.expected_receivers(tracked.tenant):
                 all_ops.append(tracked.last - tracked.scheduled)
             else:
                 partial += 1

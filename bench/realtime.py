@@ -1,6 +1,7 @@
 """Real-time benchmark: Parley's sockets against two baselines, one command.
 
     .venv/bin/python bench/realtime.py --quick     # ~2 minutes: a smoke run of every phase
+    .venv/bin/python bench/realtime.py --quick --targets parley --phases team   # the team phase alone
     .venv/bin/python bench/realtime.py             # full run (< 8 minutes), both channel layers
 
 Starts a private Redis, the servers (a bare websockets relay, a bare Channels relay
@@ -314,7 +315,8 @@ def run_target(target: Target, args: argparse.Namespace, procs: Processes, redis
     """
     print(f"== {target.title}", file=sys.stderr, flush=True)
     started = time.monotonic()
-    target.prepare()
+    if any(phase in args.phases for phase in ("rates", "storm", "idle")):
+        target.prepare()
     result: dict = {}
     for phase in ("rates", "storm", "idle"):
         if phase not in args.phases:
@@ -326,10 +328,37 @@ def run_target(target: Target, args: argparse.Namespace, procs: Processes, redis
         for code, count in part.get("errors", {}).items():
             errors[code] = errors.get(code, 0) + count
         result = {**result, **part, **merged, "errors": errors}
+    if "team" in args.phases and isinstance(target, Parley):
+        result["team"] = run_team(target, args, procs, redis_flush)
     result["title"] = target.title
     result["key"] = target.key
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     return result
+
+
+def run_team(target: Target, args: argparse.Namespace, procs: Processes, redis_flush) -> list[dict]:
+    """One tenant, `--team-visitors` visitors chatting at `--team-rate` msg/s, with each of `--team-operators`
+    online (5, then 100): what a message costs the server as the team grows (the target: 100 at most 2x 5).
+
+    Each run gets a fresh tenant (parley_setup.py) and a fresh server; every chat is open in one
+    operator's dashboard (loadgen `watch`), so the other operators get only the lists' `list` frames.
+    """
+    rows = []
+    saved = (args.tenants, args.operators, args.visitors, args.idle_sockets, args.rates)
+    for operators in args.team_operators:
+        args.tenants, args.operators, args.visitors = 1, operators, args.team_visitors
+        args.idle_sockets, args.rates = 0, [args.team_rate]
+        try:
+            target.prepare()
+            part = run_generator(target, args, procs, redis_flush, ["rates"], f"team{operators}")
+        finally:
+            args.tenants, args.operators, args.visitors, args.idle_sockets, args.rates = saved
+        [step] = part["rates"]
+        frames = part.get("operator_frames", {})
+        rows.append({"operators": operators, "visitors": args.team_visitors, **step, "operator_frames": frames})
+        print(f"  team of {operators}: {fmt(step.get('server_cpu_ms_per_msg'), 2)} ms CPU/msg", file=sys.stderr,
+              flush=True)
+    return rows
 
 
 def run_generator(
@@ -356,6 +385,7 @@ def run_generator(
             "saturation_ms": args.saturation_ms,
             "storm": {"seconds": args.storm_seconds, "preview_hz": args.preview_hz, "message_rate": args.storm_rate},
             "phases": phases,
+            "watch": True,
             "connect_concurrency": 20,
             "settle_seconds": 5 if args.quick else 12,
             "idle_connect_cap": 30 if args.quick else 60,
@@ -458,6 +488,27 @@ def rates_table(results: list[dict]) -> list[str]:
                 f" {fmt(step['server_cpu_ms_per_msg'], 2)} | {fmt(step['server_cpu_pct'])} |"
                 f" {fmt(step.get('aux_cpu_pct', {}).get('redis'))} |"
                 f" {fmt(step['generator_cpu_pct'])} | {fmt(step['send_lag']['p99'])} |"
+            )
+    return lines
+
+
+def team_table(results: list[dict]) -> list[str]:
+    lines = [
+        "| server | operators online | visitors | rate msg/s | sent | delivered | lost | p50 ms | p99 ms |"
+        " CPU ms/msg | x the smallest team | server CPU % | Redis CPU % | frames at operators (by type) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for result in results:
+        rows = result.get("team", [])
+        base = rows[0].get("server_cpu_ms_per_msg") if rows else None
+        for row in rows:
+            cpu = row.get("server_cpu_ms_per_msg")
+            kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(row["operator_frames"].items()))
+            lines.append(
+                f"| {result['key']} | {row['operators']} | {row['visitors']} | {row['rate']:g} | {row['sent']} |"
+                f" {row['delivered']} | {_lost(row)} | {fmt(row['latency']['p50'])} | {fmt(row['latency']['p99'])} |"
+                f" {fmt(cpu, 2)} | {ratio(cpu, base)} | {fmt(row['server_cpu_pct'])} |"
+                f" {fmt(row.get('aux_cpu_pct', {}).get('redis'))} | {kinds} |"
             )
     return lines
 
@@ -622,6 +673,14 @@ def report(results: list[dict], args: argparse.Namespace, machine: dict, started
         out += ["## Typing-preview storm", "", *storm_table(results), ""]
     if any(r.get("idle") for r in results):
         out += ["## Idle widget sockets (server RSS)", "", *idle_table(results), ""]
+    if any(r.get("team") for r in results):
+        out += [
+            f"## One tenant, a growing team ({', '.join(str(n) for n in args.team_operators)} operators online,"
+            f" {args.team_visitors} visitors, {args.team_rate:g} msg/s, {args.step_seconds:g} s)",
+            "",
+            *team_table(results),
+            "",
+        ]
     notes = []
     for result in results:
         warm = result.get("warm_up", {})
@@ -666,7 +725,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preview-hz", type=float, default=5.0)
     parser.add_argument("--storm-rate", type=float, default=None,
                         help="msg/s sent during the storm (default: the lowest rate)")
-    parser.add_argument("--phases", default="idle,rates,storm")
+    parser.add_argument("--phases", default="idle,rates,storm,team")
+    parser.add_argument("--team-operators", default="5,100",
+                        help="team phase: operators online in one tenant, one run each (the first is the reference)")
+    parser.add_argument("--team-visitors", type=int, default=50, help="team phase: visitors chatting")
+    parser.add_argument("--team-rate", type=float, default=25.0, help="team phase: aggregate msg/s")
     parser.add_argument("--redis-url", default=None,
                         help="use this Redis instead of a private redis-server (pub/sub ignores db numbers!)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/parley_bench")
@@ -689,6 +752,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.storm_seconds = args.storm_seconds or (3.0 if quick else 10.0)
     args.storm_rate = args.storm_rate or min(args.rates)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    args.team_operators = [int(n) for n in str(args.team_operators).split(",") if n.strip()]
     if args.compare_layers is None:
         args.compare_layers = not quick
     args.targets = [t.strip() for t in args.targets.split(",")] if args.targets else ["ws", "channels", "parley"]
