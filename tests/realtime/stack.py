@@ -216,7 +216,9 @@ class ChatClient:
 
     Keeps unacked sends in an outbox and resends them (same client_id) after reconnecting,
     remembers the highest contiguous seq per conversation and resumes from it, and keeps
-    every message it saw by seq, so duplicates and gaps are visible to the test.
+    every message it saw by seq, so duplicates and gaps are visible to the test. An operator
+    opens every chat its lists announce, as the dashboard does when one is clicked: `watch`,
+    then `resume` from what it has (bodies reach only the operators who watch a chat).
     """
 
     def __init__(self, name: str, path: str, *, headers: dict[str, str] | None = None) -> None:
@@ -235,6 +237,7 @@ class ChatClient:
         self.resumed = asyncio.Event()
         self.errors: list[dict] = []
         self.reconnects = 0
+        self.watched: set[int] = set()
 
     async def connect(self, server: Daphne, *, timeout: float = 5.0, retry_for: float = 0.0) -> None:
         """Open the socket, resend the outbox, resume; retry with backoff for `retry_for` seconds."""
@@ -262,9 +265,28 @@ class ChatClient:
         if self.hello.get("conversation"):
             self.conversation = self.conversation or self.hello["conversation"]
         self.reader = asyncio.ensure_future(self._read(self.connection))
+        if self.is_operator:  # a new socket watches nothing: open the chats again before resuming
+            for conversation in sorted(self.watched | ({self.conversation} if self.conversation else set())):
+                await self.connection.send(json.dumps({"type": "watch", "conversation": conversation}))
         for frame in list(self.outbox.values()):
             await self.connection.send(json.dumps(frame))
         await self.resume()
+
+    @property
+    def is_operator(self) -> bool:
+        return self.path.startswith("/ws/app/")
+
+    def _open_chat(self, conversation: int) -> None:
+        self.watched.add(conversation)
+        connection = self.connection
+
+        async def watch_and_resume() -> None:
+            with contextlib.suppress(Exception):
+                await connection.send(json.dumps({"type": "watch", "conversation": conversation}))
+                after = self.last_contiguous_seq(conversation)
+                await connection.send(json.dumps({"type": "resume", "conversations": {str(conversation): after}}))
+
+        asyncio.ensure_future(watch_and_resume())
 
     @property
     def connected(self) -> bool:
@@ -311,6 +333,11 @@ class ChatClient:
             self._record(frame["conversation"], frame["message"])
         elif kind == "resumed":
             self.resumed.set()
+        elif kind in ("conversation", "list") and self.is_operator:
+            items = [frame["conversation"]] if kind == "conversation" else frame["conversations"]
+            for item in items:
+                if item["id"] not in self.watched:
+                    self._open_chat(item["id"])
         elif kind == "error":
             self.errors.append(frame)
         self.changed.set()
