@@ -59,7 +59,12 @@ def host(parley):
 
 
 class OperatorSocket:
-    """An operator's dashboard socket: collects every frame in a background thread."""
+    """An operator's dashboard socket: collects every frame in a background thread.
+
+    It opens every chat its lists announce, as the dashboard does when one is clicked
+    (`watch`, then `resume` from what it has): message bodies and drafts reach only the
+    operators who watch a chat or are its assignee (docs/protocol.md, "Groups").
+    """
 
     def __init__(self, parley):
         from websockets.sync.client import connect
@@ -71,6 +76,7 @@ class OperatorSocket:
             open_timeout=10,
         )
         self.frames: list[dict] = []
+        self.watched: set[int] = set()
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -78,10 +84,32 @@ class OperatorSocket:
     def _read(self):
         try:
             for text in self.socket:
+                frame = json.loads(text)
                 with self.lock:
-                    self.frames.append(json.loads(text))
+                    self.frames.append(frame)
+                self._open_announced(frame)
         except Exception:  # noqa: BLE001, S110 - the socket closed at the end of the test
             pass
+
+    def _open_announced(self, frame: dict) -> None:
+        if frame.get("type") == "conversation":
+            announced = [frame["conversation"]["id"]]
+        elif frame.get("type") == "list":
+            announced = [item["id"] for item in frame["conversations"]]
+        else:
+            return
+        for conversation in announced:
+            if conversation in self.watched:
+                continue
+            self.watched.add(conversation)
+            with self.lock:
+                seen = [
+                    f["message"]["seq"]
+                    for f in self.frames
+                    if f.get("type") == "message" and f["conversation"] == conversation
+                ]
+            self.send(type="watch", conversation=conversation)
+            self.send(type="resume", conversations={str(conversation): max(seen, default=0)})
 
     def send(self, **frame):
         self.socket.send(json.dumps(frame))
