@@ -236,6 +236,8 @@ PARLEY_BUDGET_REDIS_CONNECTIONS = env_int("PARLEY_BUDGET_REDIS_CONNECTIONS", 16)
 PARLEY_OPERATOR_API_PER_MINUTE = env_int("PARLEY_OPERATOR_API_PER_MINUTE", 600)
 # Open sockets re-add themselves to their groups this often (core layer memberships expire or vanish with Redis).
 PARLEY_SOCKET_GROUP_REFRESH_SECONDS = env_int("PARLEY_SOCKET_GROUP_REFRESH_SECONDS", 15)
+# The lists' `list` frames: at most one per tenant per this many seconds (0: each change at once; docs/protocol.md).
+PARLEY_LIST_COALESCE_SECONDS = float(env_str("PARLEY_LIST_COALESCE_SECONDS", "0.25"))
 
 # Who gets a new conversation (apps.conversations.services.conversation_route calls it in the start transaction).
 PARLEY_CONVERSATION_ROUTER = "apps.routing.hooks.conversation_started"
