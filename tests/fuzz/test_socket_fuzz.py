@@ -59,7 +59,7 @@ DOCUMENTED = {
     "unknown_type",
 }
 # Answers a frame may get besides an error (broadcasts of accepted frames are skipped).
-NORMAL = {"ack", "message", "resumed", "ok", "pong", "conversation", "read", "typing", "visitor", "presence"}
+NORMAL = {"ack", "message", "resumed", "ok", "pong", "conversation", "read", "typing", "visitor", "presence", "list"}
 VISITOR_TYPES = sorted(VisitorConsumer.handlers)
 OPERATOR_TYPES = sorted(OperatorConsumer.handlers)
 UNKNOWN_TYPES = ["", "SEND", "send ", "__proto__", "constructor", "x" * 300, "\ud800", "accept", "rate"]
