@@ -132,6 +132,9 @@ class Conversation(TenantOwned):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     first_reply_at = models.DateTimeField(_("first operator reply"), null=True, blank=True)
+    # After the first reply: when the visitor wrote with no operator reply since (the next-response
+    # clock of routing's SLA); set and cleared in the same statement that stores a message.
+    awaiting_reply_since = models.DateTimeField(_("awaiting a reply since"), null=True, blank=True)
     last_message_at = models.DateTimeField(_("last message"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     last_seq = models.PositiveIntegerField(_("last sequence number"), default=0)
@@ -149,6 +152,8 @@ class Conversation(TenantOwned):
             models.Index(fields=["tenant", "status", "-last_message_at"], name="conversation_by_status"),
             models.Index(fields=["tenant", "assignee", "status"], name="conversation_by_assignee"),
             models.Index(fields=["visitor", "-created_at"], name="conversation_by_visitor"),
+            # Routing's safety net reads the queued chats (few) across tenants on every sweep.
+            models.Index(fields=["created_at"], name="conversation_queued", condition=models.Q(status="queued")),
         ]
 
     def __str__(self) -> str:

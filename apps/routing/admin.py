@@ -22,7 +22,14 @@ class RoutingSettingsAdmin(TenantModelAdmin):
         (_("Waiting visitors"), {"fields": ("queue_message", "retention_seconds", "retention_phrase")}),
         (
             _("Targets"),
-            {"fields": ("sla_first_response_seconds", "queue_timeout_seconds", "business_hours_enabled")},
+            {
+                "fields": (
+                    "sla_first_response_seconds",
+                    "sla_next_response_seconds",
+                    "queue_timeout_seconds",
+                    "business_hours_enabled",
+                )
+            },
         ),
     )
 
@@ -65,9 +72,9 @@ class HolidayAdmin(TenantModelAdmin):
 
 @admin.register(DepartmentRouting)
 class DepartmentRoutingAdmin(TenantModelAdmin):
-    list_display = ("department", "strategy", "sla_first_response_seconds")
+    list_display = ("department", "strategy", "sla_first_response_seconds", "sla_next_response_seconds")
     list_select_related = ("department",)
-    fields = ("department", "strategy", "url_patterns", "sla_first_response_seconds")
+    fields = ("department", "strategy", "url_patterns", "sla_first_response_seconds", "sla_next_response_seconds")
 
 
 @admin.register(OperatorRouting)

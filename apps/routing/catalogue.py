@@ -16,6 +16,7 @@ def dashboard_strings() -> dict[str, str]:
         "routing.reason.disconnected": _("Offline: the dashboard was closed"),
         "routing.sla_left": _("reply within %(time)s"),
         "routing.sla_breached": _("first reply overdue"),
+        "routing.sla_next_breached": _("reply overdue"),
     }
 
 

@@ -3,6 +3,7 @@
 - `offer` to `u<user>`: a chat offered to this operator (`made`), or no longer (`withdrawn`,
   `expired`, `taken`).
 - `presence` to `t<tenant>.ops`: an operator's status, with the reason when the system set it.
+- `sla` to `t<tenant>.ops`: a next-response clock started, or a response target passed unanswered.
 - `queue` to `c<conversation>`: the waiting visitor's position and estimated wait; sent only
   to the conversations whose position changed.
 
@@ -81,9 +82,11 @@ def publish_queue_left(*, conversation_id: int) -> None:
     publish_frame(conversation_group(conversation_id), frame)
 
 
-def publish_sla_breached(*, tenant_id: int, conversation_id: int, due_at: str) -> None:
+def publish_sla(*, tenant_id: int, conversation_id: int, event: str, kind: str, due_at: str) -> None:
+    """A response target: `started` (a next-response clock began) or `breached`; `kind` is `first` or `next`."""
     publish_frame(
-        ops_group(tenant_id), {"type": "sla", "event": "breached", "conversation": conversation_id, "due_at": due_at}
+        ops_group(tenant_id),
+        {"type": "sla", "event": event, "kind": kind, "conversation": conversation_id, "due_at": due_at},
     )
 
 

@@ -18,6 +18,13 @@ def conversation_started(*, tenant: Any, conversation: Any) -> None:
     on_commit_in_scope(lambda: conversation_route(tenant=tenant, conversation=conversation), robust=True)
 
 
+def reply_awaited(*, tenant: Any, conversation: Any, since: Any) -> None:
+    """A visitor wrote after an operator's reply (inside that transaction): a worker starts the next-response clock."""
+    from .tasks import reply_clock_start
+
+    reply_clock_start.delay(tenant.pk, conversation.pk, since.isoformat())
+
+
 def conversation_taken(*, tenant: Any, conversation: Any, membership: Any) -> None:
     from .services import conversation_taken as taken
 

@@ -80,6 +80,12 @@ class RoutingSettings(TenantOwned):
     sla_first_response_seconds = models.PositiveIntegerField(
         _("first response target (business seconds)"), default=120, validators=[MaxValueValidator(7 * 86400)]
     )
+    sla_next_response_seconds = models.PositiveIntegerField(
+        _("next response target (business seconds)"),
+        default=300,
+        validators=[MaxValueValidator(7 * 86400)],
+        help_text=_("From a visitor's message after an operator's reply to the next reply. 0: no target."),
+    )
     business_hours_enabled = models.BooleanField(
         _("use business hours"),
         default=False,
@@ -115,6 +121,13 @@ class DepartmentRouting(TenantOwned):
     )
     sla_first_response_seconds = models.PositiveIntegerField(
         _("first response target (business seconds)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(7 * 86400)],
+        help_text=_("Empty: the tenant's target."),
+    )
+    sla_next_response_seconds = models.PositiveIntegerField(
+        _("next response target (business seconds)"),
         null=True,
         blank=True,
         validators=[MaxValueValidator(7 * 86400)],
@@ -229,6 +242,12 @@ class QueueEntry(TenantOwned):
     retention_sent_at = models.DateTimeField(null=True, blank=True)
     sla_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
     sla_breached_at = models.DateTimeField(_("first response breached"), null=True, blank=True)
+    # The next-response clock: started by a visitor's message after an operator's reply (the
+    # conversation's `awaiting_reply_since`), stopped by the next public reply. One cycle at a time.
+    next_started_at = models.DateTimeField(_("awaiting a reply since"), null=True, blank=True)
+    next_due_at = models.DateTimeField(_("next response due"), null=True, blank=True)
+    next_breached_at = models.DateTimeField(_("next response breached"), null=True, blank=True)
+    next_breaches = models.PositiveIntegerField(_("next responses overdue"), default=0)
     missed_due_at = models.DateTimeField(null=True, blank=True)
     # The earliest of the deadlines above that is still pending: the only column the sweeper reads.
     due_at = models.DateTimeField(null=True, blank=True)
@@ -257,6 +276,8 @@ class QueueEntry(TenantOwned):
             pending.append(self.retention_due_at)
         if self.sla_breached_at is None:
             pending.append(self.sla_due_at)
+        if self.next_breached_at is None:
+            pending.append(self.next_due_at)
         pending = [when for when in pending if when is not None]
         self.due_at = min(pending) if pending else None
 

@@ -54,6 +54,14 @@ def department_routing(*, tenant: Tenant, department_id: int | None) -> Departme
         return DepartmentRouting.objects.filter(tenant=tenant, department_id=department_id).first()
 
 
+def sla_target(*, tenant: Tenant, settings: RoutingSettings, department_id: int | None, kind: str) -> int:
+    """The first-response (`kind="first"`) or next-response (`"next"`) target in business seconds; 0: none."""
+    field = "sla_first_response_seconds" if kind == "first" else "sla_next_response_seconds"
+    rule = department_routing(tenant=tenant, department_id=department_id)
+    own = getattr(rule, field) if rule is not None else None
+    return own if own is not None else getattr(settings, field)
+
+
 def department_for_url(*, tenant: Tenant, url: str) -> Department | None:
     """The first department (by name) with a page-address rule that `url` contains."""
     if not url:
@@ -198,15 +206,30 @@ def pending_offers_for(*, tenant: Tenant, membership: Membership) -> list[dict[s
 
 
 def sla_of(*, tenant: Tenant, conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """First-response targets of conversations still without an answer, for the dashboard's countdown."""
+    """The running response targets of the named conversations, for the dashboard's countdown.
+
+    `kind` is `first` (no operator reply yet) or `next` (the visitor wrote after a reply and
+    waits for the next one); conversations with no clock running are left out.
+    """
     with tenant_scope(tenant):
-        rows = QueueEntry.objects.filter(
-            tenant=tenant, conversation_id__in=conversation_ids, conversation__first_reply_at__isnull=True
-        ).values_list("conversation_id", "sla_due_at", "sla_breached_at")
-    return {
-        cid: {
-            "due_at": due.isoformat() if due else None,
-            "breached": breached is not None,
-        }
-        for cid, due, breached in rows
-    }
+        rows = (
+            QueueEntry.objects.filter(tenant=tenant, conversation_id__in=conversation_ids)
+            .exclude(conversation__status=Conversation.Status.CLOSED)
+            .values_list(
+                "conversation_id",
+                "conversation__first_reply_at",
+                "conversation__awaiting_reply_since",
+                "sla_due_at",
+                "sla_breached_at",
+                "next_started_at",
+                "next_due_at",
+                "next_breached_at",
+            )
+        )
+        result = {}
+        for cid, first_reply, awaiting, due, breached, next_started, next_due, next_breached in rows:
+            if first_reply is None and due is not None:
+                result[cid] = {"kind": "first", "due_at": due.isoformat(), "breached": breached is not None}
+            elif awaiting is not None and next_due is not None and next_started == awaiting:
+                result[cid] = {"kind": "next", "due_at": next_due.isoformat(), "breached": next_breached is not None}
+    return result

@@ -93,12 +93,7 @@ def _enqueue(
         return entry
     entry = entry or QueueEntry(tenant=tenant, conversation=conversation)
     schedule = selectors.schedule_for(tenant=tenant, settings=settings)
-    rule = selectors.department_routing(tenant=tenant, department_id=department_id)
-    sla_seconds = (
-        rule.sla_first_response_seconds
-        if rule and rule.sla_first_response_seconds is not None
-        else settings.sla_first_response_seconds
-    )
+    sla_seconds = selectors.sla_target(tenant=tenant, settings=settings, department_id=department_id, kind="first")
     entry.department_id = department_id
     entry.waiting = True
     entry.enqueued_at = now
@@ -385,8 +380,13 @@ def conversation_released(*, tenant: Tenant, conversation: Conversation, by: Mem
             entry.broadcast = False
             _leave_queue(tenant, entry, settings)
         entry.sla_due_at = entry.sla_due_at if entry.sla_breached_at else None
+        entry.next_due_at = entry.next_due_at if entry.next_breached_at else None
         entry.refresh_due()
         entry.save()
+    if conversation.awaiting_reply_since is not None:
+        # A closed chat awaits no reply; a reopened one starts a new clock at the visitor's next message.
+        conversation.awaiting_reply_since = None
+        Conversation.objects.filter(pk=conversation.pk, tenant=tenant).update(awaiting_reply_since=None)
     _on_commit(_drain_later, tenant)
 
 
@@ -426,6 +426,47 @@ def conversation_transferred(*, tenant: Tenant, conversation: Conversation) -> N
         conversation_requeued(tenant=tenant, conversation=conversation)
     else:
         _on_commit(_drain_later, tenant)
+
+
+@scoped_service
+def reply_clock_start(*, tenant: Tenant, conversation_id: int, since: datetime) -> QueueEntry | None:
+    """Start the next-response clock of a conversation whose visitor wrote at `since` after an operator's reply.
+
+    The target (department's, else tenant's) is counted in business time from `since`. Nothing
+    happens when the conversation no longer awaits a reply since `since` (answered, closed, or a
+    later cycle), so a late or repeated task is harmless. Lock order as everywhere: the
+    conversation row, then the entry.
+    """
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id, tenant=tenant).first()
+        if conversation is None or conversation.is_closed or conversation.awaiting_reply_since != since:
+            return None
+        entry = QueueEntry.objects.select_for_update().filter(tenant=tenant, conversation=conversation).first()
+        if entry is None or entry.next_started_at == since:
+            return entry
+        settings = selectors.settings_for(tenant=tenant)
+        seconds = selectors.sla_target(
+            tenant=tenant, settings=settings, department_id=conversation.department_id, kind="next"
+        )
+        entry.next_started_at = since
+        entry.next_breached_at = None
+        entry.next_due_at = (
+            selectors.schedule_for(tenant=tenant, settings=settings).add_business_seconds(since, seconds)
+            if seconds
+            else None
+        )
+        entry.refresh_due()
+        entry.save(update_fields=["next_started_at", "next_breached_at", "next_due_at", "due_at"])
+        if entry.next_due_at is not None:
+            _on_commit(
+                events.publish_sla,
+                tenant_id=tenant.pk,
+                conversation_id=conversation.pk,
+                event="started",
+                kind="next",
+                due_at=entry.next_due_at.isoformat(),
+            )
+    return entry
 
 
 def _route_later(tenant: Tenant, conversation: Conversation) -> None:

@@ -37,7 +37,9 @@ BATCH = 500
 
 
 def queue_sweep(*, now: datetime | None = None, limit: int = BATCH) -> int:
-    """Act on every due deadline (offer expiry, retention, SLA, queue timeout). Returns entries handled."""
+    """Act on every due deadline (offer expiry, retention, first and next response, queue timeout).
+
+    Returns the entries handled."""
     now = now or timezone.now()
     with scopes_disabled():
         due = list(
@@ -92,17 +94,17 @@ def _sweep_one(tenant: Tenant, entry_id: int, conversation_id: int, now: datetim
         if entry.sla_due_at is not None and entry.sla_breached_at is None and entry.sla_due_at <= now:
             if conversation.first_reply_at is None and not conversation.is_closed:
                 entry.sla_breached_at = now
-                on_commit_in_scope(
-                    functools.partial(
-                        events.publish_sla_breached,
-                        tenant_id=tenant.pk,
-                        conversation_id=conversation.pk,
-                        due_at=entry.sla_due_at.isoformat(),
-                    ),
-                    robust=True,
-                )
+                _announce_breach(tenant, conversation, "first", entry.sla_due_at)
             else:
                 entry.sla_due_at = None
+        if entry.next_due_at is not None and entry.next_breached_at is None and entry.next_due_at <= now:
+            # Still the same wait (no reply since, not closed): a breach; otherwise the clock had stopped.
+            if conversation.awaiting_reply_since == entry.next_started_at and not conversation.is_closed:
+                entry.next_breached_at = now
+                entry.next_breaches += 1
+                _announce_breach(tenant, conversation, "next", entry.next_due_at)
+            else:
+                entry.next_due_at = None
         if entry.missed_due_at is not None and entry.missed_due_at <= now:
             if entry.waiting:
                 _record_missed(tenant, entry, MissedChat.Reason.QUEUE_TIMEOUT, now)
@@ -112,6 +114,20 @@ def _sweep_one(tenant: Tenant, entry_id: int, conversation_id: int, now: datetim
         entry.refresh_due()
         entry.save()
     return True
+
+
+def _announce_breach(tenant: Tenant, conversation: Conversation, kind: str, due_at: datetime) -> None:
+    on_commit_in_scope(
+        functools.partial(
+            events.publish_sla,
+            tenant_id=tenant.pk,
+            conversation_id=conversation.pk,
+            event="breached",
+            kind=kind,
+            due_at=due_at.isoformat(),
+        ),
+        robust=True,
+    )
 
 
 def _send_retention(tenant: Tenant, conversation: Conversation, settings: RoutingSettings) -> None:

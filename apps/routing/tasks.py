@@ -1,10 +1,15 @@
-"""Celery tasks of routing: thin, each calls one sweeper (which is idempotent and lock-safe)."""
+"""Celery tasks of routing: thin, each calls one sweeper or service (idempotent and lock-safe)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 
-from . import sweeps
+from apps.core.tasks import TransactionAwareTask
+from apps.core.tenancy import tenant_task
+
+from . import services, sweeps
 
 
 @shared_task(name="routing.sweep", ignore_result=True, soft_time_limit=20, time_limit=30)
@@ -15,3 +20,11 @@ def sweep() -> dict[str, int]:
 @shared_task(name="routing.presence_audit", ignore_result=True, soft_time_limit=20, time_limit=30)
 def presence_audit() -> int:
     return sweeps.presence_audit()
+
+
+@shared_task(
+    name="routing.reply_clock_start", base=TransactionAwareTask, ignore_result=True, soft_time_limit=20, time_limit=30
+)
+@tenant_task
+def reply_clock_start(tenant, conversation_id: int, since: str) -> None:
+    services.reply_clock_start(tenant=tenant, conversation_id=conversation_id, since=datetime.fromisoformat(since))

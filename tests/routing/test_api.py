@@ -101,6 +101,7 @@ def test_the_operator_state_shows_presence_offers_and_targets_of_their_own_tenan
     assert data["presence"]["status"] == "online"
     assert [o["conversation"] for o in data["offers"]] == [mine.pk]
     assert set(data["sla"]) == {str(mine.pk)}
+    assert data["sla"][str(mine.pk)]["kind"] == "first"
     with scopes_disabled():
         assert QueueEntry.objects.filter(conversation=theirs).exists()
 

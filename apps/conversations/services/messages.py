@@ -28,6 +28,7 @@ from apps.conversations.services import cleaning
 from apps.conversations.services.cleaning import BODY_MAX_CHARS, SERVER_CLIENT_ID_PREFIX
 from apps.conversations.services.guards import active_member, conversation_lock, in_tenant_scope, own
 from apps.conversations.services.types import Side
+from apps.routing import hooks as routing
 
 # Kinds a visitor's message may have: text from the widget, email from the email bridge.
 VISITOR_KINDS = (Message.Kind.TEXT, Message.Kind.EMAIL)
@@ -177,14 +178,23 @@ def message_store(*, tenant: Tenant, locked: Conversation, draft: MessageDraft) 
             attachment.message = message
         message._parley_attachments = attachments
     update_fields = ["last_seq"]
+    awaited = locked.awaiting_reply_since
     if stored_kind != Message.Kind.NOTE:
         locked.last_message_at = message.created_at
         update_fields.append("last_message_at")
         if draft.author_type == Message.Author.OPERATOR and locked.first_reply_at is None:
             locked.first_reply_at = message.created_at
             update_fields.append("first_reply_at")
+        if draft.author_type == Message.Author.OPERATOR:
+            locked.awaiting_reply_since = None
+        elif locked.first_reply_at is not None and awaited is None:
+            locked.awaiting_reply_since = message.created_at
+        if locked.awaiting_reply_since != awaited:
+            update_fields.append("awaiting_reply_since")
     locked.save(update_fields=update_fields)
     events.message_created(message)
+    if locked.awaiting_reply_since is not None and awaited is None:
+        routing.reply_awaited(tenant=tenant, conversation=locked, since=locked.awaiting_reply_since)
     return message, True
 
 
@@ -217,7 +227,14 @@ def message_store_fast(
     now = timezone.now()
     sets, params = ["last_seq = last_seq + 1", "last_message_at = %s"], [now]
     if draft.author_type == Message.Author.OPERATOR:
-        sets.append("first_reply_at = COALESCE(first_reply_at, %s)")
+        sets += ["first_reply_at = COALESCE(first_reply_at, %s)", "awaiting_reply_since = NULL"]
+        params.append(now)
+    else:
+        # The next-response clock starts at the visitor's first message after a reply (SET reads old values).
+        sets.append(
+            "awaiting_reply_since = CASE WHEN first_reply_at IS NULL THEN NULL "
+            "ELSE COALESCE(awaiting_reply_since, %s) END"
+        )
         params.append(now)
     where = "id = %s AND tenant_id = %s AND status <> %s"
     params += [conversation.pk, tenant.pk, Conversation.Status.CLOSED]
@@ -227,13 +244,14 @@ def message_store_fast(
     table = qn(Conversation._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING last_seq, first_reply_at, status",  # noqa: S608
+            f"UPDATE {table} SET {', '.join(sets)} WHERE {where} "  # noqa: S608
+            "RETURNING last_seq, first_reply_at, status, awaiting_reply_since",
             params,
         )
         row = cursor.fetchone()
         if row is None:
             return None
-        seq, first_reply_at, status = row[0], _aware(row[1]), row[2]
+        seq, first_reply_at, status, awaiting_since = row[0], _aware(row[1]), row[2], _aware(row[3])
         message = Message(
             tenant=tenant,
             conversation=conversation,
@@ -266,6 +284,23 @@ def message_store_fast(
             undo_params += [conversation.pk, Message.Kind.NOTE]
             if first_reply_at == now:  # it was empty before this statement
                 undo.append("first_reply_at = NULL")
+            if draft.author_type == Message.Author.VISITOR and awaiting_since == now:  # this statement set it
+                undo.append("awaiting_reply_since = NULL")
+            elif draft.author_type == Message.Author.OPERATOR and first_reply_at != now:
+                # This statement cleared the clock: the visitor's first message after the last reply restarts it.
+                msg = qn(Message._meta.db_table)
+                undo.append(
+                    f"awaiting_reply_since = (SELECT MIN(created_at) FROM {msg} WHERE conversation_id = %s "  # noqa: S608
+                    f"AND author_type = %s AND seq > COALESCE((SELECT MAX(seq) FROM {msg} WHERE conversation_id = %s "
+                    "AND author_type = %s AND kind <> %s), 0))"
+                )
+                undo_params += [
+                    conversation.pk,
+                    Message.Author.VISITOR,
+                    conversation.pk,
+                    Message.Author.OPERATOR,
+                    Message.Kind.NOTE,
+                ]
             cursor.execute(f"UPDATE {table} SET {', '.join(undo)} WHERE id = %s", [*undo_params, conversation.pk])  # noqa: S608
     if inserted is None:
         existing = (
@@ -285,10 +320,13 @@ def message_store_fast(
     message._parley_attachments = []
     conversation.last_seq, conversation.status = seq, status
     conversation.last_message_at, conversation.first_reply_at = now, first_reply_at
+    conversation.awaiting_reply_since = awaiting_since
     post_save.send(
         sender=Message, instance=message, created=True, update_fields=None, raw=False, using=connection.alias
     )
     events.message_created(message)
+    if draft.author_type == Message.Author.VISITOR and awaiting_since == now:
+        routing.reply_awaited(tenant=tenant, conversation=conversation, since=now)
     return message, True
 
 

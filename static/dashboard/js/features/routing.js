@@ -1,6 +1,7 @@
 // Routing in the dashboard: a chat offered to me (banner with a countdown, sound, notification,
 // accept with A or Alt+Enter), why the system paused me or set me offline (next to my status),
-// and the first-response countdown or breach mark of unanswered chats (header and list).
+// and the response countdown or breach mark of chats waiting for a reply (header and list):
+// the first reply, or the next one after the visitor wrote again.
 
 import { accept, renderStatus } from "../actions.js";
 import { get } from "../api.js";
@@ -12,7 +13,7 @@ import * as notify from "../notify.js";
 import { me, serverNow, state } from "../state.js";
 
 const offers = new Map(); // conversation id -> expiry (ms) or null (broadcast)
-const sla = new Map(); // conversation id -> {due_at, breached}
+const sla = new Map(); // conversation id -> {kind: "first" | "next", due_at, breached}
 let banner = null;
 let reasonNode = null;
 
@@ -90,17 +91,24 @@ function onPresence(frame) {
 }
 
 function onSla(frame) {
-  const entry = sla.get(frame.conversation) || {};
-  sla.set(frame.conversation, { ...entry, due_at: frame.due_at, breached: true });
+  sla.set(frame.conversation, { kind: frame.kind || "first", due_at: frame.due_at, breached: frame.event === "breached" });
   renderList();
 }
 
+// An operator's public reply stops the clock of the chat (the server's next refresh agrees).
+function onMessage(frame) {
+  const message = frame.message;
+  if (!message || message.author_type !== "operator" || message.kind === "note") return;
+  if (sla.delete(frame.conversation ?? message.conversation)) renderList();
+}
+
 async function refresh() {
-  const ids = [...state.conversations.values()].filter((c) => !c.first_reply_at && c.status !== "closed").map((c) => c.id);
+  const ids = [...state.conversations.values()].filter((c) => c.status !== "closed").map((c) => c.id);
   try {
     const data = await get(`/app/api/routing/state?ids=${ids.slice(0, 200).join(",")}`);
     showReason(data.presence);
     for (const offer of data.offers) offers.set(offer.conversation, offer.expires_at ? new Date(offer.expires_at).getTime() : null);
+    for (const id of ids) if (!(id in data.sla)) sla.delete(id);
     for (const [id, value] of Object.entries(data.sla)) sla.set(Number(id), value);
     renderBanner();
     renderList();
@@ -109,12 +117,21 @@ async function refresh() {
   }
 }
 
+function breachText(kind) {
+  return t(kind === "next" ? "routing.sla_next_breached" : "routing.sla_breached");
+}
+
 function slaBadge(summary) {
   const target = sla.get(summary.id);
-  if (!target || summary.first_reply_at || summary.status === "closed" || !target.due_at) return null;
+  if (!target || summary.status === "closed" || !target.due_at) return null;
+  if (target.kind !== "next" && summary.first_reply_at) return null;
   const left = (new Date(target.due_at).getTime() - serverNow()) / 1000;
-  if (target.breached || left <= 0) return h("span", { class: "badge sla-breached", text: t("routing.sla_breached") });
-  return h("span", { class: "badge sla", dataset: { due: target.due_at }, text: t("routing.sla_left", { time: clockText(left) }) });
+  if (target.breached || left <= 0) return h("span", { class: "badge sla-breached", dataset: { kind: target.kind }, text: breachText(target.kind) });
+  return h("span", {
+    class: "badge sla",
+    dataset: { due: target.due_at, kind: target.kind },
+    text: t("routing.sla_left", { time: clockText(left) }),
+  });
 }
 
 // The countdowns tick in place, without re-rendering the lists.
@@ -123,7 +140,7 @@ function tickSla() {
     const left = (new Date(badge.dataset.due).getTime() - serverNow()) / 1000;
     if (left <= 0) {
       badge.className = "badge sla-breached";
-      badge.textContent = t("routing.sla_breached");
+      badge.textContent = breachText(badge.dataset.kind);
       delete badge.dataset.due;
     } else {
       badge.textContent = t("routing.sla_left", { time: clockText(left) });
@@ -144,6 +161,7 @@ function onKeydown(event) {
 onFrameType("offer", onOffer);
 onFrameType("presence", onPresence);
 onFrameType("sla", onSla);
+onFrameType("message", onMessage);
 onFrameType("hello", refresh); // every (re)connect: offers and reasons as the server has them
 let soon = null;
 onFrameType("conversation", (frame) => {
