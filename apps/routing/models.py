@@ -7,8 +7,9 @@ Invariants:
 - Every deadline is a timestamp column; `QueueEntry.due_at` is the earliest of an entry's
   deadlines, so the sweeper reads one partial index (`due_at IS NOT NULL`) instead of
   scanning the waiting chats.
-- `QueueEntry.position` is what the visitor was last told; it changes only with the waiting
-  set, and only the entries whose position changed are told again.
+- `QueueEntry.position` is what the visitor was last told: the place in its department's queue
+  (the chats without a department form one queue); it changes only with that waiting set, and
+  only the entries whose position changed are told again.
 """
 
 from __future__ import annotations
@@ -261,6 +262,10 @@ class QueueEntry(TenantOwned):
         verbose_name_plural = _("queue entries")
         indexes = [
             models.Index(fields=["tenant", "enqueued_at"], name="queue_waiting", condition=Q(waiting=True)),
+            # A department's queue: its length and the places behind a chat that leaves it.
+            models.Index(
+                fields=["tenant", "department", "position"], name="queue_department", condition=Q(waiting=True)
+            ),
             models.Index(fields=["due_at"], name="queue_due", condition=Q(due_at__isnull=False)),
             models.Index(fields=["tenant", "taken_at"], name="queue_taken", condition=Q(taken_at__isnull=False)),
             models.Index(fields=["offered_to"], name="queue_offered", condition=Q(offered_to__isnull=False)),

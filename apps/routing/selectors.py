@@ -143,11 +143,14 @@ def last_operator_of(*, tenant: Tenant, conversation: Conversation) -> int | Non
         )
 
 
-def accept_rate(*, tenant: Tenant, now: datetime | None = None) -> float:
-    """Chats taken from the queue per second over the last ETA_WINDOW (0 below ETA_MIN_ACCEPTS: no guess)."""
+def accept_rate(*, tenant: Tenant, department_id: int | None = None, now: datetime | None = None) -> float:
+    """Chats taken from this department's queue (None: chats without one) per second over the last
+    ETA_WINDOW (0 below ETA_MIN_ACCEPTS: no guess)."""
     now = now or timezone.now()
     with tenant_scope(tenant):
-        taken = QueueEntry.objects.filter(tenant=tenant, taken_at__gte=now - ETA_WINDOW).count()
+        taken = QueueEntry.objects.filter(
+            tenant=tenant, department_id=department_id, taken_at__gte=now - ETA_WINDOW
+        ).count()
     if taken < ETA_MIN_ACCEPTS:
         return 0.0
     return taken / ETA_WINDOW.total_seconds()
@@ -169,7 +172,7 @@ def queue_state(*, tenant: Tenant, conversation_id: int) -> dict[str, Any] | Non
     settings = settings_for(tenant=tenant)
     return {
         "position": entry.position,
-        "eta": eta_seconds(position=entry.position, rate=accept_rate(tenant=tenant)),
+        "eta": eta_seconds(position=entry.position, rate=accept_rate(tenant=tenant, department_id=entry.department_id)),
         "message": settings.queue_message,
     }
 

@@ -48,11 +48,13 @@ def _strategy(tenant: Tenant, settings: RoutingSettings, department_id: int | No
 # --- the queue ---------------------------------------------------------------------------------------
 
 
-def _publish_positions(tenant: Tenant, rows: list[tuple[int, int]], settings: RoutingSettings) -> None:
-    """Tell each `(conversation id, position)` its new place; one ETA computation for all."""
+def _publish_positions(
+    tenant: Tenant, rows: list[tuple[int, int]], settings: RoutingSettings, department_id: int | None
+) -> None:
+    """Tell each `(conversation id, position)` of one department's queue its new place; one ETA rate for all."""
     if not rows:
         return
-    rate = selectors.accept_rate(tenant=tenant)
+    rate = selectors.accept_rate(tenant=tenant, department_id=department_id)
     frames = [
         events.queue_frame(
             conversation_id=cid,
@@ -65,31 +67,52 @@ def _publish_positions(tenant: Tenant, rows: list[tuple[int, int]], settings: Ro
     events.publish_queue_positions(frames)
 
 
+def _close_gap(tenant: Tenant, entry: QueueEntry, settings: RoutingSettings) -> None:
+    """`entry` leaves its department's queue: the chats behind it there move up one (and only they are told)."""
+    table = QueueEntry._meta.db_table
+    same_queue, params = "department_id IS NULL", [tenant.pk, entry.position, entry.pk]
+    if entry.department_id is not None:
+        same_queue = "department_id = %s"
+        params.append(entry.department_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET position = position - 1 "  # noqa: S608 - table name from the model
+            f"WHERE tenant_id = %s AND waiting AND position > %s AND id <> %s AND {same_queue} "
+            "RETURNING conversation_id, position",
+            params,
+        )
+        moved = [(row[0], row[1]) for row in cursor.fetchall()]
+    _on_commit(_publish_positions, tenant, moved, settings, entry.department_id)
+
+
 def _leave_queue(tenant: Tenant, entry: QueueEntry, settings: RoutingSettings) -> None:
-    """Take `entry` out of the waiting set; everyone behind it moves up one (and only they are told)."""
-    left_at = entry.position
+    """Take `entry` out of the waiting set; everyone behind it in its queue moves up one."""
+    _close_gap(tenant, entry, settings)
     entry.waiting = False
     entry.position = 0
     entry.missed_due_at = None
     entry.retention_due_at = entry.retention_due_at if entry.retention_sent_at else None
-    table = QueueEntry._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET position = position - 1 "  # noqa: S608 - table name from the model
-            "WHERE tenant_id = %s AND waiting AND position > %s AND id <> %s RETURNING conversation_id, position",
-            [tenant.pk, left_at, entry.pk],
-        )
-        moved = [(row[0], row[1]) for row in cursor.fetchall()]
     _on_commit(events.publish_queue_left, conversation_id=entry.conversation_id)
-    _on_commit(_publish_positions, tenant, moved, settings)
 
 
 def _enqueue(
     tenant: Tenant, conversation: Conversation, settings: RoutingSettings, *, department_id: int | None, now: datetime
 ) -> QueueEntry:
-    """Put the conversation at the end of the queue (a new entry, or its old one again). Call under the lock."""
+    """Put the conversation at the end of its department's queue (a new entry, or its old one again).
+
+    Each department (and the chats without one) is a queue of its own: the place counts only the
+    chats waiting for the same department. A waiting chat moved to another department goes to
+    the end of that queue. Call under the lock.
+    """
     entry = QueueEntry.objects.filter(tenant=tenant, conversation=conversation).first()
     if entry is not None and entry.waiting:
+        if entry.department_id == department_id:
+            return entry
+        _close_gap(tenant, entry, settings)
+        entry.department_id = department_id
+        entry.position = _queue_length(tenant, department_id, entry) + 1
+        entry.save(update_fields=["department", "position"])
+        _on_commit(_publish_positions, tenant, [(conversation.pk, entry.position)], settings, department_id)
         return entry
     entry = entry or QueueEntry(tenant=tenant, conversation=conversation)
     schedule = selectors.schedule_for(tenant=tenant, settings=settings)
@@ -110,11 +133,17 @@ def _enqueue(
         entry.retention_due_at = now + timedelta(seconds=settings.retention_seconds)
     if conversation.first_reply_at is None and sla_seconds and entry.sla_due_at is None:
         entry.sla_due_at = schedule.add_business_seconds(now, sla_seconds)
-    entry.position = QueueEntry.objects.filter(tenant=tenant, waiting=True).exclude(pk=entry.pk).count() + 1
+    entry.position = _queue_length(tenant, department_id, entry) + 1
     entry.refresh_due()
     entry.save()
-    _on_commit(_publish_positions, tenant, [(conversation.pk, entry.position)], settings)
+    _on_commit(_publish_positions, tenant, [(conversation.pk, entry.position)], settings, department_id)
     return entry
+
+
+def _queue_length(tenant: Tenant, department_id: int | None, entry: QueueEntry) -> int:
+    """Chats waiting in the department's queue (None: the chats without a department), `entry` aside."""
+    waiting = QueueEntry.objects.filter(tenant=tenant, waiting=True, department_id=department_id)
+    return waiting.exclude(pk=entry.pk).count() if entry.pk else waiting.count()
 
 
 # --- offers ------------------------------------------------------------------------------------------
