@@ -10,12 +10,15 @@ from typing import Any
 
 
 def conversation_started(*, tenant: Any, conversation: Any) -> None:
-    """After the commit of a new conversation: queue it and offer it."""
-    from apps.core.tenancy import on_commit_in_scope
+    """After the commit of a new conversation: a worker queues it and offers it.
 
-    from .services import conversation_route
+    Not on the caller's thread (daphne's one database thread for a widget socket): a task,
+    enqueued on commit. A lost task loses nothing: the sweeper routes a queued chat that has
+    no waiting entry (`sweeps.unrouted_sweep`).
+    """
+    from .tasks import conversation_route
 
-    on_commit_in_scope(lambda: conversation_route(tenant=tenant, conversation=conversation), robust=True)
+    conversation_route.delay(tenant.pk, conversation.pk)
 
 
 def reply_awaited(*, tenant: Any, conversation: Any, since: Any) -> None:

@@ -7,16 +7,17 @@ Invariants:
 - Every deadline is a timestamp column; `QueueEntry.due_at` is the earliest of an entry's
   deadlines, so the sweeper reads one partial index (`due_at IS NOT NULL`) instead of
   scanning the waiting chats.
-- `QueueEntry.position` is what the visitor was last told: the place in its department's queue
-  (the chats without a department form one queue); it changes only with that waiting set, and
-  only the entries whose position changed are told again.
+- `QueueEntry.position` is the place in its department's queue (the chats without a department
+  form one queue); it changes only with that waiting set. `told_position` is what the visitor
+  was last told: a new chat hears its place at once, the chats behind one that left hear their
+  new place from the next sweep, once per tick however many chats left meanwhile.
 """
 
 from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -231,6 +232,8 @@ class QueueEntry(TenantOwned):
     waiting = models.BooleanField(_("waiting"), default=True)
     enqueued_at = models.DateTimeField(_("queued"), default=timezone.now)
     position = models.PositiveIntegerField(_("position"), default=0)
+    # The place the visitor was last told; the sweep tells those whose `position` moved since, once a tick.
+    told_position = models.PositiveIntegerField(default=0)
     offered_to = models.ForeignKey(
         "accounts.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -262,6 +265,12 @@ class QueueEntry(TenantOwned):
         verbose_name_plural = _("queue entries")
         indexes = [
             models.Index(fields=["tenant", "enqueued_at"], name="queue_waiting", condition=Q(waiting=True)),
+            # Waiting chats whose place moved since they were told: what the positions sweep reads.
+            models.Index(
+                fields=["tenant"],
+                name="queue_position_untold",
+                condition=Q(waiting=True) & ~Q(position=F("told_position")),
+            ),
             # A department's queue: its length and the places behind a chat that leaves it.
             models.Index(
                 fields=["tenant", "department", "position"], name="queue_department", condition=Q(waiting=True)

@@ -67,8 +67,12 @@ def _publish_positions(
     events.publish_queue_positions(frames)
 
 
-def _close_gap(tenant: Tenant, entry: QueueEntry, settings: RoutingSettings) -> None:
-    """`entry` leaves its department's queue: the chats behind it there move up one (and only they are told)."""
+def _close_gap(tenant: Tenant, entry: QueueEntry) -> None:
+    """`entry` leaves its department's queue: the chats behind it there move up one.
+
+    One UPDATE, nothing published: the next sweep tells the chats whose place moved
+    (`positions_publish`), once per tick however many chats left meanwhile. Call under the lock.
+    """
     table = QueueEntry._meta.db_table
     same_queue, params = "department_id IS NULL", [tenant.pk, entry.position, entry.pk]
     if entry.department_id is not None:
@@ -77,17 +81,52 @@ def _close_gap(tenant: Tenant, entry: QueueEntry, settings: RoutingSettings) -> 
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET position = position - 1 "  # noqa: S608 - table name from the model
-            f"WHERE tenant_id = %s AND waiting AND position > %s AND id <> %s AND {same_queue} "
-            "RETURNING conversation_id, position",
+            f"WHERE tenant_id = %s AND waiting AND position > %s AND id <> %s AND {same_queue}",
             params,
         )
-        moved = [(row[0], row[1]) for row in cursor.fetchall()]
-    _on_commit(_publish_positions, tenant, moved, settings, entry.department_id)
+
+
+@scoped_service
+def positions_publish(*, tenant: Tenant) -> int:
+    """Tell every waiting chat of the tenant whose place moved since it was last told; returns how many.
+
+    One UPDATE ... RETURNING under the routing lock (so it never interleaves with a queue change),
+    one ETA rate per department, one hop into the channel layer for all the frames after the commit.
+    """
+    settings = selectors.settings_for(tenant=tenant)
+    table = QueueEntry._meta.db_table
+    with transaction.atomic():
+        tenant_routing_lock(tenant.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET told_position = position "  # noqa: S608 - table name from the model
+                "WHERE tenant_id = %s AND waiting AND position <> told_position "
+                "RETURNING conversation_id, department_id, position",
+                [tenant.pk],
+            )
+            moved = cursor.fetchall()
+        by_department: dict[int | None, list[tuple[int, int]]] = {}
+        for conversation_id, department_id, position in moved:
+            by_department.setdefault(department_id, []).append((conversation_id, position))
+        frames = []
+        for department_id, rows in by_department.items():
+            rate = selectors.accept_rate(tenant=tenant, department_id=department_id)
+            frames += [
+                events.queue_frame(
+                    conversation_id=cid,
+                    position=position,
+                    eta=selectors.eta_seconds(position=position, rate=rate),
+                    message=settings.queue_message,
+                )
+                for cid, position in rows
+            ]
+        _on_commit(events.publish_queue_positions, frames)
+    return len(moved)
 
 
 def _leave_queue(tenant: Tenant, entry: QueueEntry, settings: RoutingSettings) -> None:
     """Take `entry` out of the waiting set; everyone behind it in its queue moves up one."""
-    _close_gap(tenant, entry, settings)
+    _close_gap(tenant, entry)
     entry.waiting = False
     entry.position = 0
     entry.missed_due_at = None
@@ -108,10 +147,10 @@ def _enqueue(
     if entry is not None and entry.waiting:
         if entry.department_id == department_id:
             return entry
-        _close_gap(tenant, entry, settings)
+        _close_gap(tenant, entry)
         entry.department_id = department_id
-        entry.position = _queue_length(tenant, department_id, entry) + 1
-        entry.save(update_fields=["department", "position"])
+        entry.position = entry.told_position = _queue_length(tenant, department_id, entry) + 1
+        entry.save(update_fields=["department", "position", "told_position"])
         _on_commit(_publish_positions, tenant, [(conversation.pk, entry.position)], settings, department_id)
         return entry
     entry = entry or QueueEntry(tenant=tenant, conversation=conversation)
@@ -133,7 +172,7 @@ def _enqueue(
         entry.retention_due_at = now + timedelta(seconds=settings.retention_seconds)
     if conversation.first_reply_at is None and sla_seconds and entry.sla_due_at is None:
         entry.sla_due_at = schedule.add_business_seconds(now, sla_seconds)
-    entry.position = _queue_length(tenant, department_id, entry) + 1
+    entry.position = entry.told_position = _queue_length(tenant, department_id, entry) + 1
     entry.refresh_due()
     entry.save()
     _on_commit(_publish_positions, tenant, [(conversation.pk, entry.position)], settings, department_id)
@@ -471,7 +510,18 @@ def reply_clock_start(*, tenant: Tenant, conversation_id: int, since: datetime) 
         if conversation is None or conversation.is_closed or conversation.awaiting_reply_since != since:
             return None
         entry = QueueEntry.objects.select_for_update().filter(tenant=tenant, conversation=conversation).first()
-        if entry is None or entry.next_started_at == since:
+        if entry is None:
+            # Never queued (accepted before its routing task ran, or started by an operator): a row
+            # for its clocks only, out of the queue.
+            with transaction.atomic():
+                entry = QueueEntry.objects.create(
+                    tenant=tenant,
+                    conversation=conversation,
+                    department_id=conversation.department_id,
+                    waiting=False,
+                    enqueued_at=since,
+                )
+        if entry.next_started_at == since:
             return entry
         settings = selectors.settings_for(tenant=tenant)
         seconds = selectors.sla_target(

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -34,6 +35,8 @@ from .services import _offer_expired, _record_missed
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+# A new chat is routed by a task right after its commit; the sweep takes over only after this.
+UNROUTED_GRACE = timedelta(seconds=5)
 
 
 def queue_sweep(*, now: datetime | None = None, limit: int = BATCH) -> int:
@@ -192,5 +195,70 @@ def presence_audit(*, now: datetime | None = None) -> int:
     return marked
 
 
+def unrouted_sweep(*, now: datetime | None = None, limit: int = BATCH) -> int:
+    """Route the queued chats that have no waiting entry: their routing task was lost (broker down,
+    worker gone before it acked). Returns how many were routed.
+
+    Reads the queued conversations through their partial index (a few, not the history); a chat
+    waits `UNROUTED_GRACE` first so the sweep does not race every task it was sent. Routing is
+    idempotent under the tenant's lock, so a task that arrives late changes nothing.
+    """
+    from .services import conversation_route
+
+    now = now or timezone.now()
+    with scopes_disabled():
+        rows = list(
+            Conversation.objects.filter(
+                status=Conversation.Status.QUEUED, assignee__isnull=True, created_at__lte=now - UNROUTED_GRACE
+            )
+            .exclude(routing__waiting=True)
+            .order_by("created_at")
+            .values_list("pk", "tenant_id")[:limit]
+        )
+    tenants: dict[int, Tenant] = {}
+    routed = 0
+    for conversation_id, tenant_id in rows:
+        with scopes_disabled():
+            tenant = tenants.get(tenant_id) or tenants.setdefault(tenant_id, Tenant.objects.get(pk=tenant_id))
+            conversation = Conversation.objects.get(pk=conversation_id)
+        try:
+            if conversation_route(tenant=tenant, conversation=conversation) is not None:
+                routed += 1
+        except Exception:  # the others still go; this one is found again next tick
+            logger.exception("routing sweep of unrouted conversation %s failed", conversation_id)
+    return routed
+
+
+def positions_sweep() -> int:
+    """Each tenant with waiting chats whose place moved: one pass that tells only those chats.
+
+    Finds the tenants through the partial index of moved, untold entries (nothing is read when no
+    place moved), then `positions_publish` once per tenant. Returns the chats told.
+    """
+    from .services import positions_publish
+
+    with scopes_disabled():
+        tenant_ids = list(
+            QueueEntry.objects.filter(waiting=True)
+            .exclude(position=F("told_position"))
+            .order_by()
+            .values_list("tenant_id", flat=True)
+            .distinct()[:BATCH]
+        )
+        tenants = list(Tenant.objects.filter(pk__in=tenant_ids))
+    told = 0
+    for tenant in tenants:
+        try:
+            told += positions_publish(tenant=tenant)
+        except Exception:  # the others still go; this tenant is found again next tick
+            logger.exception("routing positions of tenant %s failed", tenant.pk)
+    return told
+
+
 def sweep_all(*, now: datetime | None = None) -> dict[str, int]:
-    return {"queue": queue_sweep(now=now), "presence": presence_sweep(now=now)}
+    return {
+        "queue": queue_sweep(now=now),
+        "unrouted": unrouted_sweep(now=now),
+        "positions": positions_sweep(),
+        "presence": presence_sweep(now=now),
+    }

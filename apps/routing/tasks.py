@@ -6,6 +6,7 @@ from datetime import datetime
 
 from celery import shared_task
 
+from apps.conversations.models import Conversation
 from apps.core.tasks import TransactionAwareTask
 from apps.core.tenancy import tenant_task
 
@@ -20,6 +21,16 @@ def sweep() -> dict[str, int]:
 @shared_task(name="routing.presence_audit", ignore_result=True, soft_time_limit=20, time_limit=30)
 def presence_audit() -> int:
     return sweeps.presence_audit()
+
+
+@shared_task(
+    name="routing.conversation_route", base=TransactionAwareTask, ignore_result=True, soft_time_limit=20, time_limit=30
+)
+@tenant_task
+def conversation_route(tenant, conversation_id: int) -> None:
+    conversation = Conversation.objects.filter(pk=conversation_id, tenant=tenant).first()
+    if conversation is not None:
+        services.conversation_route(tenant=tenant, conversation=conversation)
 
 
 @shared_task(

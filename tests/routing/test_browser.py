@@ -4,7 +4,8 @@ the sweeper, two operators' dashboards and a visitor in the widget on a host pag
 The visitor writes; the first online operator is offered the chat and ignores it; at the offer's
 deadline the sweeper offers it to the second operator, who accepts with the hotkey; the first
 one is paused and sees why. Then, with nobody free, a new visitor sees their place in the queue
-(en, ru, pl; desktop and 375 px). PARLEY_SCREENSHOTS=1 writes the PNGs to docs/screenshots/.
+(en, ru, pl; desktop and 375 px). Olga's list shows a next-response countdown and a breached
+next-response mark. PARLEY_SCREENSHOTS=1 writes the PNGs to docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ print(json.dumps({"olga": olga.pk, "boris": boris.pk, "sessions": sessions}))
 def parley():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (set PARLEY_CHROMIUM)")
-    with live_parley({"PARLEY_ROUTING_SWEEP_SECONDS": "1"}) as server:
+    # Not eager: daphne only enqueues, and the worker below routes, as in production.
+    with live_parley({"PARLEY_ROUTING_SWEEP_SECONDS": "1", "CELERY_TASK_ALWAYS_EAGER": "0"}) as server:
         server.routing = json.loads(server.django(SETUP).splitlines()[-1])
         log = open(Path(server.database).parent / "celery.log", "w")  # noqa: SIM115 - closed below
         worker = subprocess.Popen(  # noqa: S603 - a real worker with beat: the sweeper runs as in production
@@ -195,3 +197,52 @@ def test_the_offer_banner_reads_in_russian_and_polish(parley, host, browser, lan
         shot(page, f"dashboard-offer-{lang}-{name}")
         page.context.close()
         assert errors == []
+
+
+SLA_SETUP = r"""
+from apps.accounts.models import Department, Membership
+from apps.conversations import services
+from apps.routing.models import DepartmentRouting, RoutingSettings
+
+with scopes_disabled():
+    olga = Membership.objects.select_related("tenant").get(user__email="olga@acme.test")
+    tenant = olga.tenant
+    RoutingSettings.objects.filter(tenant=tenant).update(sla_next_response_seconds=600)
+    returns = Department.objects.create(tenant=tenant, name="Returns")
+    DepartmentRouting.objects.create(tenant=tenant, department=returns, sla_next_response_seconds=1)
+for name, department in (("Nadia", None), ("Piotr", returns)):
+    visitor = services.visitor_identify(tenant=tenant, anonymous_id=f"sla-visitor-{name.lower()}-0001", name=name)
+    chat = services.conversation_start(tenant=tenant, visitor=visitor, department=department)
+    services.conversation_accept(tenant=tenant, conversation=chat, membership=olga)
+    services.message_send(
+        tenant=tenant, conversation=chat, author_type="operator", author=olga, body="Hello!", client_id="sla-o1"
+    )
+    services.message_send(
+        tenant=tenant, conversation=chat, author_type="visitor", body="One more question", client_id="sla-v1"
+    )
+"""
+
+
+def test_the_dashboard_shows_a_next_response_countdown_and_a_breach_mark(parley, browser):
+    parley.django(SLA_SETUP)
+    texts = {
+        "en": ("reply within", "reply overdue"),
+        "ru": ("ответить в течение", "ответ просрочен"),
+        "pl": ("odpowiedz w ciągu", "odpowiedź spóźniona"),
+    }
+    for lang, (countdown, overdue) in texts.items():
+        for name, viewport in (("desktop", DESKTOP), ("375", PHONE)):
+            page, errors = dashboard(
+                browser, parley, "olga@acme.test", viewport=viewport, locale=f"{lang}-{lang.upper()}"
+            )
+            page.click('.boxes [data-box="mine"]')
+            nadia = page.locator("#conv-list .conv", has_text="Nadia")
+            piotr = page.locator("#conv-list .conv", has_text="Piotr")
+            # Piotr's department allows 1 s: the sweeper in the worker has marked the breach.
+            piotr.locator(".badge.sla-breached").wait_for(timeout=15000)
+            nadia.locator(".badge.sla").wait_for(timeout=15000)
+            assert overdue in piotr.locator(".badge.sla-breached").inner_text()
+            assert countdown in nadia.locator(".badge.sla").inner_text()
+            shot(page, f"dashboard-sla-{lang}-{name}")
+            page.context.close()
+            assert errors == []

@@ -6,7 +6,7 @@ from django_scopes import scopes_disabled
 
 from apps.conversations import services as conversation_services
 from apps.conversations.models import Conversation
-from apps.routing import selectors, services
+from apps.routing import selectors, services, sweeps
 from apps.routing.models import QueueEntry
 from tests import factories
 
@@ -41,15 +41,18 @@ def test_each_department_counts_its_own_waiting_chats(tenant, start_chat, make_o
     layer.clear()
     with publish():
         conversation_services.conversation_accept(tenant=tenant, conversation=sales_1, membership=operator)
+        sweeps.positions_sweep()
     frames = told(layer)
     # Only the chat behind it in the sales queue moved; the other queues heard nothing.
     assert set(frames) == {sales_1.pk, sales_2.pk}
     assert [f["position"] for f in frames[sales_2.pk]] == [1]
+    assert [f["event"] for f in frames[sales_1.pk]] == ["left"]
     assert [position_of(c) for c in (sales_2, support_1, general_1, general_2)] == [1, 1, 1, 2]
 
     layer.clear()
     with publish():
         conversation_services.conversation_accept(tenant=tenant, conversation=general_1, membership=operator)
+        sweeps.positions_sweep()
     assert set(told(layer)) == {general_1.pk, general_2.pk}
     assert position_of(general_2) == 1
 
@@ -84,6 +87,7 @@ def test_a_waiting_chat_moved_to_another_department_joins_the_end_of_its_queue(t
     layer.clear()
     with publish():
         services.conversation_route(tenant=tenant, conversation=sales_1)
+        sweeps.positions_sweep()
     assert [position_of(c) for c in (sales_2, sales_3, support_1, sales_1)] == [1, 2, 1, 2]
     frames = told(layer)
     assert {cid: [f["position"] for f in fs] for cid, fs in frames.items()} == {

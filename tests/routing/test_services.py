@@ -190,21 +190,39 @@ def test_a_freed_slot_takes_the_next_chat_from_the_backlog(tenant, make_operator
     assert offered_to(second) == operator.pk
 
 
-def test_queue_positions_shrink_and_only_those_behind_are_told(tenant, make_operator, start_chat, publish, layer):
-    chats = [start_chat() for _ in range(4)]
+def test_queue_positions_shrink_and_only_those_behind_are_told_once_per_sweep(
+    tenant, make_operator, start_chat, publish, layer
+):
+    chats = [start_chat() for _ in range(5)]
     operator = make_operator(limit=5, online=False)
     layer.clear()
     with publish():
         conversation_services.conversation_accept(tenant=tenant, conversation=chats[1], membership=operator)
-    assert [entry_of(c).position for c in chats] == [1, 0, 2, 3]
-    told = {
-        int(g[1:]): f for g in set(layer.groups()) if g.startswith("c") for f in layer.frames(g) if f["type"] == "queue"
+        conversation_services.conversation_accept(tenant=tenant, conversation=chats[2], membership=operator)
+    assert [entry_of(c).position for c in chats] == [1, 0, 0, 2, 3]
+
+    def told():
+        return {
+            int(g[1:]): [f for f in layer.frames(g) if f["type"] == "queue"]
+            for g in set(layer.groups())
+            if g.startswith("c")
+        }
+
+    # The chats that left hear it at once; the ones behind wait for the sweep.
+    assert {cid: [f["event"] for f in frames] for cid, frames in told().items() if frames} == {
+        chats[1].pk: ["left"],
+        chats[2].pk: ["left"],
     }
-    assert set(told) == {chats[1].pk, chats[2].pk, chats[3].pk}  # not chats[0]: its place did not change
-    assert (told[chats[2].pk]["position"], told[chats[3].pk]["position"]) == (2, 3)
-    assert told[chats[1].pk]["event"] == "left"
-    # One accept in the last half hour is no rate yet: no estimate rather than a wild one.
-    assert told[chats[3].pk]["eta"] is None
+    layer.clear()
+    with publish():
+        assert sweeps.positions_sweep() == 2
+        assert sweeps.positions_sweep() == 0  # told already: nothing again
+    frames = {cid: fs for cid, fs in told().items() if fs}
+    # One frame each for two accepts, with the final place; not chats[0]: its place did not change.
+    assert {cid: [f["position"] for f in fs] for cid, fs in frames.items()} == {chats[3].pk: [2], chats[4].pk: [3]}
+    told = {cid: fs[0] for cid, fs in frames.items()}
+    # Two accepts in the last half hour are no rate yet: no estimate rather than a wild one.
+    assert told[chats[4].pk]["eta"] is None
     assert selectors.eta_seconds(position=3, rate=3 / 1800) == 1800
 
 
@@ -339,3 +357,24 @@ def test_an_email_conversation_is_routed_but_gets_no_retention_phrase(tenant, ma
     with scopes_disabled():
         assert not Message.objects.filter(conversation=conversation, data__event="retention").exists()
     assert operator.pk
+
+
+def test_a_new_chat_is_routed_by_a_task_after_the_commit_and_the_sweep_routes_it_if_the_task_is_lost(
+    tenant, make_operator, django_capture_on_commit_callbacks, publish
+):
+    operator = make_operator()
+    with scopes_disabled():
+        visitor = factories.VisitorFactory(tenant=tenant)
+    # The commit's callbacks are dropped, the routing task with them (as if the broker lost it).
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
+    assert callbacks  # routing waits for the commit: the caller's transaction did none of it
+    with scopes_disabled():
+        assert not QueueEntry.objects.filter(conversation=conversation).exists()
+    with publish():
+        assert sweeps.unrouted_sweep(now=later(2)) == 0  # within the grace the task still may come
+        assert sweeps.unrouted_sweep(now=later(6)) == 1
+        assert sweeps.unrouted_sweep(now=later(7)) == 0  # routed once: it has its entry now
+    assert offered_to(conversation) == operator.pk
+    with scopes_disabled():
+        assert Offer.objects.filter(conversation=conversation).count() == 1

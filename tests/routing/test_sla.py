@@ -34,9 +34,9 @@ def sla_frames(layer, tenant):
 class Chat:
     """A chat accepted by an operator, with helpers to write as either side."""
 
-    def __init__(self, tenant, operator, start_chat, publish):
+    def __init__(self, tenant, operator, start_chat, publish, *, conversation=None):
         self.tenant, self.operator, self.publish = tenant, operator, publish
-        self.conversation = start_chat()
+        self.conversation = conversation or start_chat()
         with publish():
             conversation_services.conversation_accept(
                 tenant=tenant, conversation=self.conversation, membership=operator
@@ -170,10 +170,7 @@ def test_the_departments_target_wins_and_is_counted_in_business_time(
     operator = make_operator()
     with publish():
         conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor, department=department)
-    chat = Chat.__new__(Chat)
-    chat.tenant, chat.operator, chat.publish, chat.conversation, chat.n = tenant, operator, publish, conversation, 0
-    with publish():
-        conversation_services.conversation_accept(tenant=tenant, conversation=conversation, membership=operator)
+    chat = Chat(tenant, operator, None, publish, conversation=conversation)
     chat.operator_reply()
     message = chat.visitor()
     due = entry_of(conversation).next_due_at
@@ -207,3 +204,20 @@ def test_a_late_clock_task_for_an_answered_wait_does_nothing(tenant, make_operat
         is None
     )
     assert entry_of(chat.conversation).next_due_at is None
+
+
+def test_a_chat_accepted_before_its_routing_task_ran_still_gets_the_clock(
+    tenant, make_operator, publish, django_capture_on_commit_callbacks, routing_settings
+):
+    routing_settings(sla_next_response_seconds=120)
+    operator = make_operator()
+    with scopes_disabled():
+        visitor = factories.VisitorFactory(tenant=tenant)
+    with django_capture_on_commit_callbacks(execute=False):  # the routing task never runs
+        conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
+    chat = Chat(tenant, operator, None, publish, conversation=conversation)
+    chat.operator_reply()
+    message = chat.visitor()
+    entry = entry_of(conversation)
+    assert (entry.waiting, entry.position) == (False, 0)  # not put in the queue by the clock
+    assert entry.next_due_at == message.created_at + timedelta(seconds=120)

@@ -95,3 +95,38 @@ def test_a_killed_workers_timer_fires_after_restart_and_two_workers_fire_it_once
     finally:
         stop_process(first)
         stop_process(second)
+
+
+def test_a_new_chat_is_routed_by_a_worker_not_by_the_caller(tmp_path, settings):
+    from apps.routing.models import QueueEntry
+    from apps.routing.presence import presence_set
+    from config.celery import app
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with scopes_disabled():
+        tenant = factories.TenantFactory(slug="routed-by-worker")
+        operator = factories.MembershipFactory(tenant=tenant, role="operator")
+        visitor = factories.VisitorFactory(tenant=tenant)
+    presence_set(tenant=tenant, membership=operator, status="online")
+    app.control.purge()
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False  # this process only enqueues, as daphne does
+    try:
+        conversation = conversation_services.conversation_start(tenant=tenant, visitor=visitor)
+    finally:
+        app.conf.task_always_eager = eager
+    with scopes_disabled():
+        assert not QueueEntry.objects.filter(conversation=conversation).exists()  # the caller did not route it
+    routing_worker = worker(tmp_path, "router", beat=False)  # no beat: the task, not the sweep
+    try:
+        deadline = time.monotonic() + 30
+        offered = None
+        while time.monotonic() < deadline and offered is None:
+            time.sleep(0.3)
+            with scopes_disabled():
+                offered = (
+                    QueueEntry.objects.filter(conversation=conversation).values_list("offered_to", flat=True).first()
+                )
+        assert offered == operator.pk, (tmp_path / "router.log").read_text()[-2000:]
+    finally:
+        stop_process(routing_worker)

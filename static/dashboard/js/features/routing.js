@@ -14,6 +14,7 @@ import { me, serverNow, state } from "../state.js";
 
 const offers = new Map(); // conversation id -> expiry (ms) or null (broadcast)
 const sla = new Map(); // conversation id -> {kind: "first" | "next", due_at, breached}
+const asked = new Set(); // conversation ids whose targets the server was asked for
 let banner = null;
 let reasonNode = null;
 
@@ -103,9 +104,11 @@ function onMessage(frame) {
 }
 
 async function refresh() {
-  const ids = [...state.conversations.values()].filter((c) => c.status !== "closed").map((c) => c.id);
+  const open = [...state.conversations.values()].filter((c) => c.status !== "closed").map((c) => c.id);
+  for (const id of open) asked.add(id); // asked once, even past the request's 200 (no refresh loop)
+  const ids = open.slice(0, 200);
   try {
-    const data = await get(`/app/api/routing/state?ids=${ids.slice(0, 200).join(",")}`);
+    const data = await get(`/app/api/routing/state?ids=${ids.join(",")}`);
     showReason(data.presence);
     for (const offer of data.offers) offers.set(offer.conversation, offer.expires_at ? new Date(offer.expires_at).getTime() : null);
     for (const id of ids) if (!(id in data.sla)) sla.delete(id);
@@ -164,17 +167,22 @@ onFrameType("sla", onSla);
 onFrameType("message", onMessage);
 onFrameType("hello", refresh); // every (re)connect: offers and reasons as the server has them
 let soon = null;
-onFrameType("conversation", (frame) => {
-  // A new or requeued chat: its first-response target, shortly (one request for a burst).
-  if (!["created", "reopened", "transferred"].includes(frame.event) || soon) return;
+function refreshSoon(delay) {
+  if (soon) return; // one request for a burst
   soon = setTimeout(() => {
     soon = null;
     refresh();
-  }, 1000);
+  }, delay);
+}
+onFrameType("conversation", (frame) => {
+  // A new or requeued chat: its first-response target, shortly.
+  if (["created", "reopened", "transferred"].includes(frame.event)) refreshSoon(1000);
 });
-registerListBadge((summary) =>
-  offers.has(summary.id) ? h("span", { class: "badge offered", text: t("routing.offered_badge") }) : slaBadge(summary),
-);
+registerListBadge((summary) => {
+  // A chat the list shows for the first time (another box loaded, a page further down): its targets.
+  if (!asked.has(summary.id) && summary.status !== "closed") refreshSoon(300);
+  return offers.has(summary.id) ? h("span", { class: "badge offered", text: t("routing.offered_badge") }) : slaBadge(summary);
+});
 registerHeaderStatus(slaBadge);
 window.addEventListener("keydown", onKeydown, true);
 setInterval(() => {
