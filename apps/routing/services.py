@@ -16,7 +16,7 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Tenant
@@ -512,15 +512,18 @@ def reply_clock_start(*, tenant: Tenant, conversation_id: int, since: datetime) 
         entry = QueueEntry.objects.select_for_update().filter(tenant=tenant, conversation=conversation).first()
         if entry is None:
             # Never queued (accepted before its routing task ran, or started by an operator): a row
-            # for its clocks only, out of the queue.
-            with transaction.atomic():
-                entry = QueueEntry.objects.create(
-                    tenant=tenant,
-                    conversation=conversation,
-                    department_id=conversation.department_id,
-                    waiting=False,
-                    enqueued_at=since,
-                )
+            # for its clocks only, out of the queue. A router that created one meanwhile wins.
+            try:
+                with transaction.atomic():
+                    entry = QueueEntry.objects.create(
+                        tenant=tenant,
+                        conversation=conversation,
+                        department_id=conversation.department_id,
+                        waiting=False,
+                        enqueued_at=since,
+                    )
+            except IntegrityError:
+                entry = QueueEntry.objects.select_for_update().get(tenant=tenant, conversation=conversation)
         if entry.next_started_at == since:
             return entry
         settings = selectors.settings_for(tenant=tenant)
