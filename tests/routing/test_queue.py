@@ -2,6 +2,8 @@
 same department (the chats without one form the tenant's general queue), and its estimate comes
 from that queue's recent accepts."""
 
+import re
+
 from django_scopes import scopes_disabled
 
 from apps.conversations import services as conversation_services
@@ -20,7 +22,7 @@ def told(layer):
     """Queue frames per conversation id, in the order sent."""
     frames = {}
     for group in set(layer.groups()):
-        if group.startswith("c"):
+        if re.fullmatch(r"c\d+", group):  # a visitor's group (not c<id>.ops)
             for frame in layer.frames(group):
                 if frame["type"] == "queue":
                     frames.setdefault(int(group[1:]), []).append(frame)

@@ -1,3 +1,4 @@
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -205,7 +206,7 @@ def test_queue_positions_shrink_and_only_those_behind_are_told_once_per_sweep(
         return {
             int(g[1:]): [f for f in layer.frames(g) if f["type"] == "queue"]
             for g in set(layer.groups())
-            if g.startswith("c")
+            if re.fullmatch(r"c\d+", g)
         }
 
     # The chats that left hear it at once; the ones behind wait for the sweep.

@@ -96,11 +96,22 @@ function onSla(frame) {
   renderList();
 }
 
-// An operator's public reply stops the clock of the chat (the server's next refresh agrees).
+// An operator's public reply stops the clock of the chat (the server's next refresh agrees): seen as
+// a `message` frame on a socket watching the chat, or as a `list` item on every socket.
+function replied(message) {
+  return message && message.author_type === "operator" && message.kind !== "note";
+}
+
 function onMessage(frame) {
-  const message = frame.message;
-  if (!message || message.author_type !== "operator" || message.kind === "note") return;
-  if (sla.delete(frame.conversation ?? message.conversation)) renderList();
+  if (replied(frame.message) && sla.delete(frame.conversation)) renderList();
+}
+
+function onListItems(frame) {
+  let changed = false;
+  for (const item of frame.conversations || []) {
+    if (replied(item.last_message) && sla.delete(item.id)) changed = true;
+  }
+  if (changed) renderList();
 }
 
 async function refresh() {
@@ -165,6 +176,7 @@ onFrameType("offer", onOffer);
 onFrameType("presence", onPresence);
 onFrameType("sla", onSla);
 onFrameType("message", onMessage);
+onFrameType("list", onListItems);
 onFrameType("hello", refresh); // every (re)connect: offers and reasons as the server has them
 let soon = null;
 function refreshSoon(delay) {
