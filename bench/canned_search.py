@@ -3,6 +3,8 @@
     .venv/bin/python bench/canned_search.py                 # PostgreSQL db parley_canned_bench on 127.0.0.1
     .venv/bin/python bench/canned_search.py --sqlite        # a throw-away SQLite file instead
     .venv/bin/python bench/canned_search.py --replies 20000 --iterations 300
+    .venv/bin/python bench/canned_search.py --variant strpos  # A/B: the design before canned_reply_search()
+    PARLEY_BENCH_DB=parley_mine .venv/bin/python bench/canned_search.py  # another PostgreSQL database
 
 Creates (once) a tenant with `--replies` replies in English, Russian and Polish (80 %
 company-wide, 10 % in five departments, 10 % personal for ten operators) plus a noisy
@@ -27,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "parley_canned_bench"
+DB_NAME = os.environ.get("PARLEY_BENCH_DB", "parley_canned_bench")
 PG_BASE = os.environ.get("PARLEY_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 SLUG = "canned-bench-v2"  # bump when the seed's shape changes
 
@@ -203,17 +205,28 @@ def use_one_query_per_tier() -> None:
     selectors._ranked = ranked
 
 
+def use_strpos_pass() -> None:
+    """The design before `canned_reply_search()`, for an A/B run: the prefix tier, then one `strpos()`
+    pass over every reply of the tenant (row-level security keeps `LIKE` off the trigram indexes)."""
+    from apps.canned import selectors
+
+    selectors._indexed_search = lambda: False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replies", type=int, default=5000)
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument(
-        "--variant", choices=["ranked", "tiers"], default="ranked",
-        help="tiers: the previous design, one LIKE query per ranking tier (for an A/B run)",
+        "--variant", choices=["ranked", "strpos", "tiers"], default="ranked",
+        help="for A/B runs: strpos, the prefix tier then one strpos() pass over the tenant (before "
+        "canned_reply_search()); tiers, one LIKE query per ranking tier (before that)",
     )  # fmt: skip
     args = parser.parse_args()
     setup_django(args.sqlite)
+    if args.variant in ("strpos", "tiers"):
+        use_strpos_pass()
     if args.variant == "tiers":
         use_one_query_per_tier()
 

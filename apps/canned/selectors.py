@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import BooleanField, Case, F, Func, Q, QuerySet, Value, When
 
 from apps.accounts.models import Department, Membership, Tenant
@@ -105,9 +106,15 @@ def canned_search(
             return _payloads(replies_shown.order_by("sort_key", "id")[:limit], membership)
         shortcut = needle[:SHORTCUT_MAX_CHARS]
         words = Q(*[Contains(F("search_text"), Value(word)) for word in needle.split()])
-        if " " in needle:  # a shortcut has no spaces: a query with one matches no shortcut
-            return _payloads(_first(replies.filter(words), USAGE_ORDER, limit), membership)
-        return _payloads(_ranked(replies, needle=needle, shortcut=shortcut, words=words, limit=limit), membership)
+        if _indexed_search():
+            found = _ranked_indexed(
+                replies, membership=membership, needle=needle, shortcut=shortcut, language=language, limit=limit
+            )
+        elif " " in needle:  # a shortcut has no spaces: a query with one matches no shortcut
+            found = _first(replies.filter(words), USAGE_ORDER, limit)
+        else:
+            found = _ranked(replies, needle=needle, shortcut=shortcut, words=words, limit=limit)
+        return _payloads(found, membership)
 
 
 class Contains(Func):
@@ -135,7 +142,9 @@ class StartsWith(Func):
 
 
 def _ranked(replies: QuerySet[CannedReply], *, needle: str, shortcut: str, words: Q, limit: int) -> list[CannedReply]:
-    """At most two statements, whatever the query: the shortcut prefixes (an index range), and only
+    """SQLite (and PostgreSQL without row-level security); `_ranked_indexed` on PostgreSQL.
+
+    At most two statements, whatever the query: the shortcut prefixes (an index range), and only
     when they do not fill the list, every other match in one pass over the tenant's replies with its
     tier computed per row (shortcut substring 1, title or text 2), then usage and the alphabet.
 
@@ -159,6 +168,47 @@ def _ranked(replies: QuerySet[CannedReply], *, needle: str, shortcut: str, words
         .annotate(tier=Case(When(substring, then=Value(1)), default=Value(2)))
     )
     return found + _first(rest, ("tier", *USAGE_ORDER), limit - len(found))
+
+
+def _indexed_search() -> bool:
+    """Whether `canned_reply_search()` (migration 0005, PostgreSQL only) can answer: it reads the tenant
+    from `parley.tenant_id`, which only the row-level security backend (`apps.core.db`) sets."""
+    return connection.vendor == "postgresql" and hasattr(connection, "parley_rls_state")
+
+
+def _ranked_indexed(
+    replies: QuerySet[CannedReply],
+    *,
+    membership: Membership,
+    needle: str,
+    shortcut: str,
+    language: str | None,
+    limit: int,
+) -> list[CannedReply]:
+    """PostgreSQL: the same order as `_ranked`, with the substring tiers on the trigram indexes.
+
+    The shortcut prefixes first, as `_ranked` does (`starts_with()` is leakproof: an index range under
+    row-level security); when they do not fill the list, `canned_reply_search()` (migration 0005)
+    picks the ids of the other matches by (tier, usage, alphabet). It runs as the bypass role, so
+    `LIKE` may use the trigram indexes, and takes the tenant only from the setting the policies read.
+    Only ids come back; the replies themselves are loaded here through the scoped manager and
+    `visible_replies`, under the policies again.
+    """
+    found: list[CannedReply] = []
+    if " " not in needle:  # a shortcut has no spaces: a query with one matches no shortcut
+        found = _first(replies.filter(StartsWith(F("shortcut_folded"), Value(shortcut))), USAGE_ORDER, limit)
+        if len(found) == limit:
+            return found
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM canned_reply_search(%s, %s, %s, %s, %s)",
+            [membership.pk, None if " " in needle else shortcut, needle.split(), language or None, limit - len(found)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return found
+    by_id = {reply.pk: reply for reply in replies.filter(pk__in=ids).select_related("department")}
+    return found + [by_id[reply_id] for reply_id in ids if reply_id in by_id]
 
 
 def _first(matches: QuerySet[CannedReply], order: tuple[str, ...], limit: int) -> list[CannedReply]:
