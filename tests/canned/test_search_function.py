@@ -26,14 +26,16 @@ def test_it_runs_as_the_bypass_role_and_only_the_roles_of_parley_may_call_it():
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT p.prosecdef, pg_get_userbyid(p.proowner),
+            SELECT p.prosecdef, pg_get_userbyid(p.proowner), p.proconfig,
                    has_function_privilege('public', p.oid, 'EXECUTE'),
                    has_function_privilege(%s, p.oid, 'EXECUTE')
             FROM pg_proc p WHERE p.proname = 'canned_reply_search'
             """,
             [rls.app_role()],
         )
-        assert cursor.fetchall() == [(True, rls.bypass_role(), False, True)]
+        # pg_temp last: a temporary table cannot stand in for one of the function's tables.
+        config = ["search_path=pg_catalog, public, pg_temp"]
+        assert cursor.fetchall() == [(True, rls.bypass_role(), config, False, True)]
     assert selectors._indexed_search()  # the selector uses it
 
 

@@ -28,7 +28,7 @@ CREATE OR REPLACE FUNCTION canned_reply_search(
     p_membership bigint, p_shortcut text, p_words text[], p_language text, p_limit integer
 ) RETURNS TABLE (id bigint, tier integer)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $fn$
 DECLARE
     t bigint := NULLIF(current_setting('parley.tenant_id', true), '')::bigint;
