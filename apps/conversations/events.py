@@ -5,7 +5,8 @@ decorated `@on_commit` registers itself on the current transaction's commit (rob
 a channel-layer failure never turns a stored write into an error), so a caller cannot
 forget, and a rollback sends nothing; outside a transaction it runs at once. Each
 frame is serialised once per audience and sent as `{"type": "deliver", "text": ...}`;
-consumers forward `text` as is.
+consumers forward `text` as is. In a daphne process the sends are handed to the event
+loop (`_Outbox`) and the database thread goes on at once; elsewhere they are waited for.
 
 Groups (docs/protocol.md, "Groups"): `c<conversation id>` (the visitor's sockets),
 `c<conversation id>.ops` (the operator sockets that watch the chat: its assignee's, and
@@ -20,12 +21,15 @@ clients resync by `seq`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
+import os
+import weakref
 from collections.abc import Callable
 from typing import Literal, ParamSpec
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.conversations import frames, listfeed
@@ -96,25 +100,134 @@ async def _asend(sends: list[tuple[str, dict]]) -> None:
             logger.error("group_send to %s failed", group, exc_info=result)
 
 
-def _send(deliveries: list[tuple[str, str]]) -> None:
-    """Broadcast serialised frames, `(group, text)`; one hop into the event loop per event."""
+class _Outbox:
+    """Layer messages handed over by sync code (the database thread) to its process's event loop.
+
+    The database thread must not wait on Redis: in a daphne process it runs every service of
+    every socket, one at a time. So an on-commit publish only queues its sends here
+    (`call_soon_threadsafe`) and returns. One task per loop sends what is queued, a batch at a
+    time: each group's messages in the order they were handed over (commit order, so `seq`
+    order per conversation), different groups concurrently. A socket that answers its client
+    after a write awaits `outbox_flush()` first, so the answer (`ack`, `ok`) still follows the
+    broadcast of what it acknowledges, as when the publish blocked.
+    Lives and dies with its loop; only ever touched from the loop's thread.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: collections.deque[list[tuple[str, dict]] | asyncio.Future] = collections.deque()
+        self.task: asyncio.Task | None = None
+
+    def put(self, item: list[tuple[str, dict]] | asyncio.Future) -> None:
+        self.queue.append(item)
+        if self.task is None:
+            self.task = self.loop.create_task(self.drain(), name="parley events outbox")
+
+    async def drain(self) -> None:
+        try:
+            while self.queue:
+                by_group: dict[str, list[dict]] = {}
+                barriers: list[asyncio.Future] = []
+                while self.queue:
+                    item = self.queue.popleft()
+                    if isinstance(item, asyncio.Future):
+                        barriers.append(item)
+                        continue
+                    for group, message in item:
+                        by_group.setdefault(group, []).append(message)
+                if by_group:
+                    await asyncio.gather(*(_asend_in_order(group, messages) for group, messages in by_group.items()))
+                for barrier in barriers:
+                    if not barrier.done():
+                        barrier.set_result(None)
+        finally:
+            self.task = None
+            if self.queue:  # cancelled mid-batch (the loop is closing): release whoever waits
+                for item in self.queue:
+                    if isinstance(item, asyncio.Future) and not item.done():
+                        item.set_result(None)
+                self.queue.clear()
+
+
+async def _asend_in_order(group: str, messages: list[dict]) -> None:
+    for message in messages:
+        await _asend([(group, message)])
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
+
+
+def _outbox(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = _Outbox(loop)
+    return outbox
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop this sync thread works for (asgiref's `sync_to_async` sets it), if any.
+
+    None in a Celery worker, a management command or a plain sync test: there the publish blocks.
+    """
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    if loop.is_closed() or not loop.is_running():
+        return None
     try:
-        async_to_sync(_asend)([(group, _deliver(text)) for group, text in deliveries])
-    except Exception:
-        logger.exception("publishing failed")
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return loop
+    return None  # called from async code itself: it awaits `_asend` instead
 
 
-def _send_layer(sends: list[tuple[str, dict]]) -> None:
-    """`_send` for layer messages that carry more than a frame (`conversation.deliver`)."""
+def _publish(sends: list[tuple[str, dict]]) -> None:
+    """Hand `(group, layer message)` sends to the serving event loop, or send them at once and wait."""
+    if not sends:
+        return
+    loop = _serving_loop()
+    if loop is not None:
+        loop.call_soon_threadsafe(lambda: _outbox(loop).put(sends))
+        return
     try:
         async_to_sync(_asend)(sends)
     except Exception:
         logger.exception("publishing failed")
 
 
+def _send_layer(sends: list[tuple[str, dict]]) -> None:
+    """`_send` for layer messages that carry more than a frame (`conversation.deliver`)."""
+    _publish(sends)
+
+
+async def outbox_flush() -> None:
+    """Wait until every publish handed over to this loop so far is with the channel layer.
+
+    A socket calls it between the service that wrote and its answer to the client.
+    """
+    loop = asyncio.get_running_loop()
+    outbox = _outboxes.get(loop)
+    if outbox is None or (outbox.task is None and not outbox.queue):
+        return
+    barrier = loop.create_future()
+    outbox.put(barrier)
+    await barrier
+
+
+def _send(deliveries: list[tuple[str, str]]) -> None:
+    """Broadcast serialised frames, `(group, text)`: handed to the event loop in a daphne process."""
+    _publish([(group, _deliver(text)) for group, text in deliveries])
+
+
+def publish_frames_now(sends: list[tuple[str, dict]]) -> None:
+    """Several frames, `(group, frame)`, of another app at once, in one hand-over."""
+    _send([(group, frames.dumps(frame)) for group, frame in sends])
+
+
 async def _flush_list(tenant_id: int, frame: dict) -> None:
-    """The end of a tenant's coalescing window (on the server's loop): what changed during it."""
-    await _asend([(ops_group(tenant_id), _deliver(frames.dumps(frame)))])
+    """The end of a tenant's coalescing window (on the server's loop): what changed during it, queued
+    behind the list frames handed over before it."""
+    _outbox(asyncio.get_running_loop()).put([(ops_group(tenant_id), _deliver(frames.dumps(frame)))])
 
 
 list_feed = listfeed.ListFeed(flush=_flush_list)
@@ -137,12 +250,7 @@ def visitor_followed(*, visitor_id: int, conversation_id: int) -> None:
 
     Sent by `conversation_start` only, before the conversation's first message is announced.
     """
-    try:
-        async_to_sync(_asend)(
-            [(visitor_group(visitor_id), {"type": "visitor.follow", "conversation": conversation_id})]
-        )
-    except Exception:
-        logger.exception("visitor.follow for visitor %s failed", visitor_id)
+    _publish([(visitor_group(visitor_id), {"type": "visitor.follow", "conversation": conversation_id})])
 
 
 @on_commit

@@ -15,11 +15,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-
-from apps.conversations.events import _asend, conversation_group, ops_group, user_group
+from apps.conversations.events import conversation_group, ops_group, publish_frames_now, user_group
 from apps.conversations.events import publish_frame_now as publish_frame
-from apps.conversations.frames import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +88,4 @@ def publish_sla(*, tenant_id: int, conversation_id: int, event: str, kind: str, 
 
 
 def _send_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
-    if not sends:
-        return
-    try:
-        async_to_sync(_asend)([(group, {"type": "deliver", "text": dumps(frame)}) for group, frame in sends])
-    except Exception:  # the layer is a hint; clients resync
-        logger.exception("routing broadcast failed")
+    publish_frames_now(sends)

@@ -132,6 +132,7 @@ class OperatorConsumer(ParleySocket):
             body=frame.get("body"),
             attachment_tokens=frame.get("attachments") or None,
         )
+        await events.outbox_flush()  # the broadcast is with the layer before the sender has its ack
         await self.send(text_data=ack)
 
     async def handle_resume(self, frame: dict) -> None:
@@ -184,4 +185,5 @@ class OperatorConsumer(ParleySocket):
             action=action,
             **fields,
         )
+        await events.outbox_flush()
         await self.send_ok(frame)

@@ -147,6 +147,9 @@ class VisitorConsumer(ParleySocket):
             body=frame.get("body"),
             attachment_tokens=frame.get("attachments") or None,
         )
+        # The broadcast first, then the join and the ack: the sender's tabs hear the message in the
+        # same order as when the publish blocked the database thread (docs/protocol.md, "Delivery").
+        await events.outbox_flush()
         if named is None:
             self.current_conversation = conversation_id
         await self.follow(conversation_id)
@@ -247,4 +250,5 @@ class VisitorConsumer(ParleySocket):
             rating=frame.get("rating"),
             comment=frame.get("comment") or "",
         )
+        await events.outbox_flush()
         await self.send_ok(frame)
