@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import orjson
 from django.urls import reverse
 
 from apps.conversations.models import Attachment, Conversation, Message, Visitor
@@ -19,7 +20,15 @@ Audience = Literal["visitor", "operator"]
 
 
 def dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    """The one place a frame becomes text: compact, UTF-8 as is (orjson, several times the stdlib's speed).
+
+    A value orjson refuses (an integer over 64 bits) falls back to the standard library, which writes
+    the same text for everything both accept and refuses the rest (a lazy string, a Decimal) as before.
+    """
+    try:
+        return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 def _iso(value) -> str | None:
