@@ -81,6 +81,13 @@ class VisitorTokenAuthMiddleware(BaseMiddleware):
     """`/ws/widget/?token=...`: a signed visitor token, and an Origin the token's tenant allows."""
 
     async def __call__(self, scope, receive, send):
+        # This frame lives as long as the socket: it keeps only the scope (one copy, not BaseMiddleware's
+        # second) and nothing of the handshake's work.
+        scope = await self.authenticated(scope)
+        return await self.inner(scope, receive, send)
+
+    @staticmethod
+    async def authenticated(scope) -> dict:
         scope = dict(scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("token") or [None])[0]
@@ -90,7 +97,7 @@ class VisitorTokenAuthMiddleware(BaseMiddleware):
         scope["parley_refusal"] = refusal
         preferred = (visitor.language if visitor is not None else "") or ""
         scope["parley_language"] = language_from_headers(scope, preferred)
-        return await super().__call__(scope, receive, send)
+        return scope
 
 
 def _membership_for(user, session) -> object | None:
@@ -123,7 +130,7 @@ class OperatorAuthMiddleware(BaseMiddleware):
                 scope["parley_tenant"] = membership.tenant
         language = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
         scope["parley_language"] = language_from_headers(scope, language)
-        return await super().__call__(scope, receive, send)
+        return await self.inner(scope, receive, send)  # the scope is copied once, above
 
 
 def visitor_still_allowed(tenant: Tenant, visitor_id: int) -> int | None:

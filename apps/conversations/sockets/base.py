@@ -77,6 +77,8 @@ class FrameError(Exception):
 class TokenBucket:
     """`capacity` frames at once, refilled at `rate` per second."""
 
+    __slots__ = ("capacity", "clock", "rate", "tokens", "updated")
+
     def __init__(self, capacity: int = BUDGET_BURST, rate: float = BUDGET_PER_SECOND, clock=time.monotonic) -> None:
         self.capacity = capacity
         self.rate = rate
@@ -185,7 +187,8 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
         await self.start()
         if getattr(self, "refused_at_start", False):
             return
-        self.upkeep_task = self.spawn(self.upkeep(), name=f"{self.side} socket upkeep")
+        self.upkeep_checked_at = asyncio.get_running_loop().time()
+        self.upkeep_arm()
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -194,40 +197,49 @@ class ParleySocket(SocketTasks, AsyncWebsocketConsumer):
         """None while the handshake would still succeed, else the close code."""
         raise NotImplementedError
 
+    def upkeep_arm(self) -> None:
+        """Arm the next upkeep round: a timer, not a task that sleeps, so an idle socket holds one small
+        handle (a task, its coroutine and its sleep cost ~2 KiB per socket). `SocketTasks` cancels it
+        with the socket, however the socket ends."""
+        self.arm_socket_timer(min(group_refresh_seconds(), REVALIDATE_SECONDS), self.upkeep_start)
+
+    def upkeep_start(self) -> None:
+        self.spawn(self.upkeep(), name=f"{self.side} socket upkeep")
+
     async def upkeep(self) -> None:
-        """While the socket is open: re-join its groups, and close it once its credentials are gone.
+        """One round while the socket is open: re-join its groups, and close it once its credentials are gone.
 
         Re-joining: the core Redis layer keeps group memberships in Redis, where they expire
         (`group_expiry`) and vanish when Redis restarts empty while the socket survives.
         Credentials: a logout, password change or deactivation closes the socket (4401/4403)
         within REVALIDATE_SECONDS; its groups are left first, so nothing more reaches it.
+        The next round is armed at the end, unless the socket was closed.
         """
+        try:
+            for group in list(self.joined):
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception:  # Redis is down: the next round tries again
+            logger.warning("%s socket: re-joining groups failed", self.side, exc_info=True)
+        await self.upkeep_more()
         loop = asyncio.get_running_loop()
-        checked_at = loop.time()
-        while True:
-            await asyncio.sleep(min(group_refresh_seconds(), REVALIDATE_SECONDS))
-            try:
-                for group in list(self.joined):
-                    await self.channel_layer.group_add(group, self.channel_name)
-            except Exception:  # Redis is down: the next round tries again
-                logger.warning("%s socket: re-joining groups failed", self.side, exc_info=True)
-            if loop.time() - checked_at < REVALIDATE_SECONDS:
-                continue
-            checked_at = loop.time()
+        if loop.time() - self.upkeep_checked_at >= REVALIDATE_SECONDS:
+            self.upkeep_checked_at = loop.time()
             try:
                 refusal = await self.still_allowed()
             except Exception:  # a database hiccup is not a reason to drop a working socket
                 logger.warning("%s socket: revalidation failed", self.side, exc_info=True)
-                continue
+                refusal = None
             if refusal is not None:
                 await self.leave_all()
                 await self.close(code=refusal)
                 return
+        self.upkeep_arm()
+
+    async def upkeep_more(self) -> None:
+        """What else one side renews every round (the visitor's socket slot)."""
 
     async def disconnect(self, code: int) -> None:
-        task = getattr(self, "upkeep_task", None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        self.cancel_socket_timer()
         await self.leave_all()
 
     async def leave_all(self) -> None:

@@ -97,17 +97,8 @@ class VisitorConsumer(ParleySocket):
         # Renewed by every upkeep round; three missed rounds (a dead process) free the slot.
         return 3 * min(base.group_refresh_seconds(), base.REVALIDATE_SECONDS) + 5
 
-    async def upkeep(self) -> None:
-        renew = self.spawn(self.renew_slot(), name="visitor socket slot")
-        try:
-            await super().upkeep()
-        finally:
-            renew.cancel()
-
-    async def renew_slot(self) -> None:
-        while True:
-            await asyncio.sleep(min(base.group_refresh_seconds(), base.REVALIDATE_SECONDS))
-            await socket_slot_claim(self.person, self.channel_name, lifetime=self.slot_lifetime())
+    async def upkeep_more(self) -> None:
+        await socket_slot_claim(self.person, self.channel_name, lifetime=self.slot_lifetime())
 
     async def follow(self, conversation_id: int) -> None:
         """Mark a conversation as this visitor's (checked by the caller) and hear its broadcasts."""
