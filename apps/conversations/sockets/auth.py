@@ -81,14 +81,14 @@ class VisitorTokenAuthMiddleware(BaseMiddleware):
     """`/ws/widget/?token=...`: a signed visitor token, and an Origin the token's tenant allows."""
 
     async def __call__(self, scope, receive, send):
-        # This frame lives as long as the socket: it keeps only the scope (one copy, not BaseMiddleware's
-        # second) and nothing of the handshake's work.
-        scope = await self.authenticated(scope)
+        # This frame lives as long as the socket: it keeps only the scope and nothing of the handshake's
+        # work. The scope is URLRouter's own copy for this connection (`dict(scope, url_route=...)`), so
+        # it is filled in place rather than copied again (a dict per idle socket).
+        await self.authenticate(scope)
         return await self.inner(scope, receive, send)
 
     @staticmethod
-    async def authenticated(scope) -> dict:
-        scope = dict(scope)
+    async def authenticate(scope: dict) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("token") or [None])[0]
         tenant, visitor, refusal = await database_sync_to_async(_visitor_for_token)(token, header(scope, b"origin"))
@@ -97,7 +97,6 @@ class VisitorTokenAuthMiddleware(BaseMiddleware):
         scope["parley_refusal"] = refusal
         preferred = (visitor.language if visitor is not None else "") or ""
         scope["parley_language"] = language_from_headers(scope, preferred)
-        return scope
 
 
 def _membership_for(user, session) -> object | None:
