@@ -124,6 +124,9 @@ async def test_a_closed_chat_stops_reaching_its_assignee_unless_open_there(
     visitor_socket, operator_socket, operator, conversation
 ):
     await database_sync_to_async(_assign)(conversation.pk, operator)
+    # The socket has heard the assignment (and followed the chat) before the operator closes it: a service
+    # called from a database thread hands its broadcast to the loop and returns before it is sent.
+    assert (await operator_socket.recv_type("conversation"))["event"] == "assigned"
     await operator_socket.send({"type": "close", "conversation": conversation.pk})
     await operator_socket.recv_type("ok")
     await operator_socket.recv_type("conversation")
