@@ -25,6 +25,7 @@ import collections
 import functools
 import logging
 import os
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Literal, ParamSpec
@@ -181,6 +182,42 @@ def _serving_loop() -> asyncio.AbstractEventLoop | None:
     return None  # called from async code itself: it awaits `_asend` instead
 
 
+class PublisherLoop:
+    """One event loop in a daemon thread that a sync process (a Celery worker) publishes through.
+
+    Without it each publish runs in a new event loop (`async_to_sync`), and the channel layer,
+    whose connections belong to a loop, connects to Redis again every time: about a third of
+    routing a chat in a worker (bench/routing.py). A publish still waits until it is sent.
+    Forked children (Celery's prefork pool) start their own loop on first use.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="parley-publisher", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def send(self, sends: list[tuple[str, dict]], *, timeout: float = 10.0) -> None:
+        asyncio.run_coroutine_threadsafe(_asend(sends), self._running()).result(timeout)
+
+
+_publisher: PublisherLoop | None = None
+
+
+def publish_through_one_loop() -> None:
+    """This process's sync publishes share one event loop (config/celery.py calls it as a worker starts)."""
+    global _publisher
+    if _publisher is None:
+        _publisher = PublisherLoop()
+
+
 def _publish(sends: list[tuple[str, dict]]) -> None:
     """Hand `(group, layer message)` sends to the serving event loop, or send them at once and wait."""
     if not sends:
@@ -190,7 +227,10 @@ def _publish(sends: list[tuple[str, dict]]) -> None:
         loop.call_soon_threadsafe(lambda: _outbox(loop).put(sends))
         return
     try:
-        async_to_sync(_asend)(sends)
+        if _publisher is not None:
+            _publisher.send(sends)
+        else:
+            async_to_sync(_asend)(sends)
     except Exception:
         logger.exception("publishing failed")
 
