@@ -13,7 +13,8 @@ file descriptors and RSS), then from this process (asyncio + `websockets`):
   the same `client_id` now and then: an idempotent resend must not make a second message);
   the others stay idle but for a `ping` every 30 s;
 - checks every message: exactly one `ack` per send (the resend gets the same `seq`), and
-  every operator of the tenant receives it exactly once (lost and duplicated are counted);
+  every operator of the tenant hears of it: its body (operators who watch the chat; counted
+  for duplicates) or its seq in a `list` item (every operator's lists); lost = neither;
 - samples the server every `--sample` seconds; after `--minutes` closes every socket and
   waits `--settle` seconds, so the task count must fall back to what it was before the
   sockets opened (anything above is a leak).
@@ -63,7 +64,10 @@ class Tracked:
     tenant: int
     sent_at: float
     acks: list[int] = field(default_factory=list)
-    seen_by: dict[int, int] = field(default_factory=dict)  # operator index -> times received
+    conversation: int | None = None
+    seen_by: dict[int, int] = field(default_factory=dict)  # operator index -> message frames received
+    listed_for: set[int] = field(default_factory=set)  # operator indexes whose lists announced its seq
+    seen: bool = False
 
 
 @dataclass
@@ -84,6 +88,7 @@ class Soak:
         self.origin = f"http://localhost:{port}"
         self.credentials = credentials
         self.messages: dict[str, Tracked] = {}
+        self.by_seq: dict[tuple[int | None, int], Tracked] = {}  # (conversation, seq) -> message, from the acks
         self.totals = Totals()
         self.sockets: list = []
         self.tasks: set[asyncio.Task] = set()
@@ -125,6 +130,12 @@ class Soak:
         code = str(frame.get("code"))
         self.totals.errors[code] = self.totals.errors.get(code, 0) + 1
 
+    def first_seen(self, tracked: Tracked) -> None:
+        """The first time any operator hears of the message (its body or its list item): the latency sample."""
+        if not tracked.seen:
+            tracked.seen = True
+            self.totals.latencies.append(time.monotonic() - tracked.sent_at)
+
     async def operator_reader(self, ws, tenant: int, index: int) -> None:
         try:
             async for raw in ws:
@@ -133,8 +144,16 @@ class Soak:
                     tracked = self.messages.get(frame["message"].get("client_id") or "")
                     if tracked is not None:
                         tracked.seen_by[index] = tracked.seen_by.get(index, 0) + 1
-                        if len(tracked.seen_by) == 1 and tracked.seen_by[index] == 1:
-                            self.totals.latencies.append(time.monotonic() - tracked.sent_at)
+                        self.first_seen(tracked)
+                elif frame.get("type") == "list":
+                    # Bodies go only to the operators who watch a chat (docs/protocol.md, "Groups"); every
+                    # operator's lists hear of each visitor message by its seq.
+                    for item in frame.get("conversations", ()):
+                        for seq in item.get("visitor_seqs", ()):
+                            tracked = self.by_seq.get((item.get("id"), seq))
+                            if tracked is not None:
+                                tracked.listed_for.add(index)
+                                self.first_seen(tracked)
                 elif frame.get("type") == "error":
                     self.note_error(frame)
         except ConnectionClosed:
@@ -183,6 +202,8 @@ class Soak:
                     tracked = self.messages.get(frame.get("client_id") or "")
                     if tracked is not None:
                         tracked.acks.append(frame["seq"])
+                        tracked.conversation = frame.get("conversation")
+                        self.by_seq[(tracked.conversation, frame["seq"])] = tracked
                 elif frame.get("type") == "error":
                     self.note_error(frame)
         except ConnectionClosed:
@@ -229,7 +250,7 @@ class Soak:
                 ack_mismatch += 1
             for index in range(self.operators_per_tenant[tracked.tenant]):
                 times = tracked.seen_by.get(index, 0)
-                lost += times == 0
+                lost += times == 0 and index not in tracked.listed_for
                 duplicated += max(0, times - 1)
         latencies = sorted(self.totals.latencies)
 
