@@ -66,8 +66,7 @@ class Tracked:
     acks: list[int] = field(default_factory=list)
     conversation: int | None = None
     seen_by: dict[int, int] = field(default_factory=dict)  # operator index -> message frames received
-    listed_for: set[int] = field(default_factory=set)  # operator indexes whose lists announced its seq
-    seen: bool = False
+    seen_at: float | None = None  # the first message frame at any operator
 
 
 @dataclass
@@ -88,7 +87,8 @@ class Soak:
         self.origin = f"http://localhost:{port}"
         self.credentials = credentials
         self.messages: dict[str, Tracked] = {}
-        self.by_seq: dict[tuple[int | None, int], Tracked] = {}  # (conversation, seq) -> message, from the acks
+        self.listed: dict[tuple[int, int], set[int]] = {}  # (conversation, seq) -> operators whose lists named it
+        self.listed_at: dict[tuple[int, int], float] = {}  # (conversation, seq) -> first time a list named it
         self.totals = Totals()
         self.sockets: list = []
         self.tasks: set[asyncio.Task] = set()
@@ -130,11 +130,6 @@ class Soak:
         code = str(frame.get("code"))
         self.totals.errors[code] = self.totals.errors.get(code, 0) + 1
 
-    def first_seen(self, tracked: Tracked) -> None:
-        """The first time any operator hears of the message (its body or its list item): the latency sample."""
-        if not tracked.seen:
-            tracked.seen = True
-            self.totals.latencies.append(time.monotonic() - tracked.sent_at)
 
     async def operator_reader(self, ws, tenant: int, index: int) -> None:
         try:
@@ -144,16 +139,18 @@ class Soak:
                     tracked = self.messages.get(frame["message"].get("client_id") or "")
                     if tracked is not None:
                         tracked.seen_by[index] = tracked.seen_by.get(index, 0) + 1
-                        self.first_seen(tracked)
+                        tracked.seen_at = tracked.seen_at or time.monotonic()
                 elif frame.get("type") == "list":
                     # Bodies go only to the operators who watch a chat (docs/protocol.md, "Groups"); every
                     # operator's lists hear of each visitor message by its seq.
+                    # The list item may arrive before the visitor's ack names the seq (an ack follows its
+                    # broadcast), so sightings are kept by (conversation, seq) and matched in the verdict.
+                    now = time.monotonic()
                     for item in frame.get("conversations", ()):
                         for seq in item.get("visitor_seqs", ()):
-                            tracked = self.by_seq.get((item.get("id"), seq))
-                            if tracked is not None:
-                                tracked.listed_for.add(index)
-                                self.first_seen(tracked)
+                            key = (item.get("id"), seq)
+                            self.listed.setdefault(key, set()).add(index)
+                            self.listed_at.setdefault(key, now)
                 elif frame.get("type") == "error":
                     self.note_error(frame)
         except ConnectionClosed:
@@ -203,7 +200,6 @@ class Soak:
                     if tracked is not None:
                         tracked.acks.append(frame["seq"])
                         tracked.conversation = frame.get("conversation")
-                        self.by_seq[(tracked.conversation, frame["seq"])] = tracked
                 elif frame.get("type") == "error":
                     self.note_error(frame)
         except ConnectionClosed:
@@ -239,6 +235,7 @@ class Soak:
     def verdict(self) -> dict:
         """Messages: acks per send, and deliveries per operator of the tenant (only messages old enough)."""
         lost = duplicated = unacked = ack_mismatch = checked = 0
+        self.totals.latencies.clear()  # taken here, from what the operators heard
         cutoff = time.monotonic() - 10  # the last seconds' messages may still be in flight
         for tracked in self.messages.values():
             if tracked.sent_at > cutoff:
@@ -248,9 +245,14 @@ class Soak:
                 unacked += 1
             elif len(set(tracked.acks)) != 1:
                 ack_mismatch += 1
+            key = (tracked.conversation, tracked.acks[0]) if tracked.acks else None
+            listed_for = self.listed.get(key, set())
+            heard = [at for at in (tracked.seen_at, self.listed_at.get(key)) if at is not None]
+            if heard:  # the first time any operator heard of it, by its body or its list item
+                self.totals.latencies.append(min(heard) - tracked.sent_at)
             for index in range(self.operators_per_tenant[tracked.tenant]):
                 times = tracked.seen_by.get(index, 0)
-                lost += times == 0 and index not in tracked.listed_for
+                lost += times == 0 and index not in listed_for
                 duplicated += max(0, times - 1)
         latencies = sorted(self.totals.latencies)
 
