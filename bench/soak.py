@@ -227,6 +227,7 @@ class Soak:
 
     async def stop(self) -> None:
         self.closing = True
+        self.stopped_at = time.monotonic()
         await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
         for task in list(self.tasks):
             task.cancel()
@@ -236,7 +237,9 @@ class Soak:
         """Messages: acks per send, and deliveries per operator of the tenant (only messages old enough)."""
         lost = duplicated = unacked = ack_mismatch = checked = 0
         self.totals.latencies.clear()  # taken here, from what the operators heard
-        cutoff = time.monotonic() - 10  # the last seconds' messages may still be in flight
+        # Messages of the last seconds before every socket closed may still have been in flight (a list
+        # item waits up to PARLEY_LIST_COALESCE_SECONDS): only older ones are checked.
+        cutoff = getattr(self, "stopped_at", time.monotonic()) - 10
         for tracked in self.messages.values():
             if tracked.sent_at > cutoff:
                 continue
