@@ -72,6 +72,8 @@ def setup_django(sqlite: bool) -> None:
                 conn.execute(f'CREATE DATABASE "{DB_NAME}"')
         os.environ["DATABASE_URL"] = f"{PG_BASE}/{DB_NAME}"
         os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
+    # One operator asks thousands of times a minute here: the dashboard API's per-person limit would answer 429.
+    os.environ.setdefault("PARLEY_OPERATOR_API_PER_MINUTE", "1000000")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DJANGO_SECURE_SSL", "0")
     os.environ.setdefault("PARLEY_PLAIN_STATIC", "1")
